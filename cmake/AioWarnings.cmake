@@ -1,0 +1,26 @@
+# Strict warnings and optional sanitizers for aio's own targets (tests, examples).
+include_guard(GLOBAL)
+
+set(AIO_SANITIZE "" CACHE STRING
+    "Comma-separated sanitizers for tests and examples, e.g. address,undefined or thread (empty: none)")
+
+function(aio_strict_warnings target)
+    if(CMAKE_CXX_COMPILER_ID MATCHES "^(GNU|Clang|AppleClang)$")
+        target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Werror)
+        if(AIO_SANITIZE)
+            set(_aio_san_flags
+                -fsanitize=${AIO_SANITIZE}
+                -fno-omit-frame-pointer
+                -fno-sanitize-recover=all
+            )
+            target_compile_options(${target} PRIVATE ${_aio_san_flags})
+            target_link_options(${target} PRIVATE ${_aio_san_flags})
+            # GCC 12+ warns (-Wtsan) that atomic_thread_fence, used by Boost.Asio, is not
+            # supported by ThreadSanitizer; with -Werror that would break every TSan build.
+            if(AIO_SANITIZE MATCHES "thread" AND CMAKE_CXX_COMPILER_ID STREQUAL "GNU"
+               AND CMAKE_CXX_COMPILER_VERSION VERSION_GREATER_EQUAL 12)
+                target_compile_options(${target} PRIVATE -Wno-tsan)
+            endif()
+        endif()
+    endif()
+endfunction()
