@@ -1,0 +1,112 @@
+// aio/detail/await_state.hpp - awaiting a task's or future's state, and done callbacks.
+#pragma once
+
+#include <aio/awaitable.hpp>
+#include <aio/detail/core.hpp>
+#include <aio/detail/suspend.hpp>
+
+#include <boost/asio/this_coro.hpp>
+
+#include <functional>
+
+namespace aio::detail {
+
+/// What cancelling the awaiting task does to the state it awaits.
+enum class cancel_policy { cancel_awaited, stop_waiting };
+
+/// Parks an await on a state: woken when the state is done.
+class state_waiter final : public done_waiter, public waiter {
+public:
+    state_waiter(state_base& s, cancel_policy policy) noexcept : state_(s), policy_(policy) {}
+
+    void on_done(state_base&) override { wake(); }
+
+    void on_cancel() override {
+        if (policy_ == cancel_policy::cancel_awaited) {
+            // As asyncio: cancelling a task that awaits a task or future cancels that one too;
+            // the await resumes once it has finished.
+            state_.cancel();
+        } else {
+            unlink();
+            wake();
+        }
+    }
+
+private:
+    state_base& state_;
+    cancel_policy policy_;
+};
+
+/// Waits until `s` is done (without taking its result). If the awaiting task is cancelled
+/// while parked, `policy` says what happens to `s`, and the await throws cancelled_error.
+inline awaitable<void> wait_done(ref<state_base> s, cancel_policy policy) {
+    if (s->done()) {
+        co_return;
+    }
+    state_waiter w(*s, policy);
+    s->add_waiter(w);
+    co_await suspend(w);
+    auto cs = co_await boost::asio::this_coro::cancellation_state;
+    check_cancelled(cs);
+}
+
+/// Awaits a state's result: the value, or its exception rethrown.
+template <class T>
+awaitable<T> await_value(ref<state<T>> s, cancel_policy policy) {
+    if (!s->done()) {
+        state_waiter w(*s, policy);
+        s->add_waiter(w);
+        co_await suspend(w);
+        auto cs = co_await boost::asio::this_coro::cancellation_state;
+        check_cancelled(cs);
+    }
+    if constexpr (std::is_void_v<T>) {
+        s->rethrow_if_failed();
+    } else {
+        co_return s->take();
+    }
+}
+
+/// A done callback: posts fn to the loop when the state finishes, then frees itself.
+class callback_node final : public done_waiter {
+public:
+    callback_node(std::function<void()> fn, std::uint64_t id) : fn_(std::move(fn)) {
+        callback_id_ = id;
+    }
+
+    void on_done(state_base& s) override {
+        schedule(s.loop(), std::move(fn_));
+        delete this;
+    }
+    void dispose() noexcept override { delete this; }
+
+    /// Runs fn on the loop soon (asyncio's call_soon); an exception it throws is reported.
+    static void schedule(loop_core* loop, std::function<void()> fn) {
+        if (loop == nullptr) {
+            return;
+        }
+        boost::asio::post(loop->context(), [loop, fn = std::move(fn)] {
+            try {
+                fn();
+            } catch (...) {
+                loop->report({"exception in a done callback", std::current_exception(), {}});
+            }
+        });
+    }
+
+private:
+    std::function<void()> fn_;
+};
+
+inline std::uint64_t add_callback(state_base& s, std::function<void()> fn) {
+    static thread_local std::uint64_t next_id = 1;
+    std::uint64_t id = next_id++;
+    if (s.done()) {
+        callback_node::schedule(s.loop(), std::move(fn));
+    } else {
+        s.add_waiter(*new callback_node(std::move(fn), id));
+    }
+    return id;
+}
+
+} // namespace aio::detail

@@ -1,0 +1,489 @@
+// aio/detail/core.hpp - the loop's state and the shared state behind task<T> and future<T>.
+#pragma once
+
+#include <aio/detail/intrusive_list.hpp>
+#include <aio/detail/suspend.hpp>
+#include <aio/error.hpp>
+#include <aio/exception_handler.hpp>
+#include <aio/outcome.hpp>
+
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <utility>
+
+namespace aio::detail {
+
+class state_base;
+
+/// Told, on the loop and synchronously, when a task or future finishes. Implementations only
+/// record or post: they never resume a coroutine inline.
+class done_waiter : public list_hook {
+public:
+    virtual void on_done(state_base& finished) = 0;
+    /// Frees a node that owns itself (a done callback) when it is removed unrun.
+    virtual void dispose() noexcept {}
+    /// Non-zero for callbacks added by add_done_callback (the id remove_done_callback takes).
+    std::uint64_t callback_id_ = 0;
+
+protected:
+    ~done_waiter() = default;
+};
+
+/// One event loop: an io_context run by one thread, the tasks on it, its default thread pool
+/// for to_thread, and the reporter of lost errors. Owned by aio::runner; shared (through
+/// aio::loop handles) so that other threads can still ask whether it is open.
+class loop_core : public std::enable_shared_from_this<loop_core> {
+public:
+    explicit loop_core(boost::asio::io_context& ctx) : ctx_(&ctx), open_ctx_(&ctx) {}
+    loop_core(const loop_core&) = delete;
+    loop_core& operator=(const loop_core&) = delete;
+
+    boost::asio::io_context& context() const noexcept { return *ctx_; }
+    boost::asio::io_context::executor_type executor() const noexcept {
+        return ctx_->get_executor();
+    }
+
+    // --- tasks (loop thread only) ---
+    intrusive_list<state_base>& tasks() noexcept { return tasks_; }
+    std::uint64_t next_task_id() noexcept { return next_task_id_++; }
+    std::uint64_t peek_next_task_id() const noexcept { return next_task_id_; }
+    void add_unretrieved(state_base& s) noexcept;
+
+    // --- reporting (loop thread only) ---
+    void set_exception_handler(exception_handler h) { handler_ = std::move(h); }
+    void report(const exception_context& ctx) noexcept {
+        try {
+            if (handler_) {
+                handler_(ctx);
+            } else {
+                default_exception_handler(ctx);
+            }
+        } catch (...) {
+            default_exception_handler(
+                {"exception in the exception handler", std::current_exception(), {}});
+        }
+    }
+    /// Reports every error still unretrieved and detaches those states from this loop.
+    void report_unretrieved() noexcept;
+
+    // --- any thread ---
+    /// Posts f to the loop; false (f dropped) once the loop is closed.
+    template <class F>
+    bool post_threadsafe(F&& f) {
+        std::lock_guard lock(mutex_);
+        if (open_ctx_ == nullptr) {
+            return false;
+        }
+        boost::asio::post(*open_ctx_, std::forward<F>(f));
+        return true;
+    }
+    bool is_closed() const {
+        std::lock_guard lock(mutex_);
+        return open_ctx_ == nullptr;
+    }
+    void mark_closed() {
+        std::lock_guard lock(mutex_);
+        open_ctx_ = nullptr;
+    }
+
+    // --- executor jobs: counted so that shutdown can wait for them ---
+    void job_started() noexcept {
+        std::lock_guard lock(mutex_);
+        ++jobs_;
+    }
+    void job_finished() noexcept {
+        std::lock_guard lock(mutex_);
+        if (--jobs_ == 0) {
+            jobs_cv_.notify_all();
+        }
+    }
+    /// Waits until no job is running or the deadline passes; true if none is running.
+    bool wait_jobs(std::chrono::steady_clock::time_point deadline) {
+        std::unique_lock lock(mutex_);
+        return jobs_cv_.wait_until(lock, deadline, [&] { return jobs_ == 0; });
+    }
+    std::size_t running_jobs() const {
+        std::lock_guard lock(mutex_);
+        return jobs_;
+    }
+
+    /// The pool behind to_thread, created on first use: min(32, cores + 4) threads, as
+    /// Python's default ThreadPoolExecutor. Loop thread only.
+    boost::asio::thread_pool& default_pool() {
+        if (!pool_) {
+            unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+            pool_ = std::make_unique<boost::asio::thread_pool>(std::min(32u, cores + 4));
+        }
+        return *pool_;
+    }
+    /// Joins the pool (all jobs are done) or, after a timed-out shutdown, leaves its threads
+    /// to finish on their own: joining would block for as long as the job runs.
+    void release_pool(bool join) {
+        if (!pool_) {
+            return;
+        }
+        if (join) {
+            pool_->join();
+            pool_.reset();
+        } else {
+            pool_.release()->stop();
+        }
+    }
+
+    /// Detaches the states still linked to this loop (their loop is going away).
+    void detach_all() noexcept;
+
+    // --- signal handlers (loop thread only) ---
+    /// Runs fn on the loop each time signal `signum` arrives; replaces an earlier handler.
+    void add_signal_handler(int signum, std::function<void()> fn) {
+        auto entry = std::make_unique<signal_entry>(*ctx_, signum, std::move(fn));
+        entry->arm();
+        signal_handlers_[signum] = std::move(entry);
+    }
+    bool remove_signal_handler(int signum) { return signal_handlers_.erase(signum) > 0; }
+    bool has_signal_handler(int signum) const { return signal_handlers_.count(signum) > 0; }
+    void clear_signal_handlers() { signal_handlers_.clear(); }
+
+private:
+    /// One signal's set and handler. The pending wait holds only a weak link (`alive`), as the
+    /// entry may be removed while the wait is queued.
+    struct signal_entry {
+        signal_entry(boost::asio::io_context& ctx, int signum, std::function<void()> f)
+            : set(ctx, signum), fn(std::move(f)) {}
+        ~signal_entry() { *alive = false; }
+        void arm() {
+            set.async_wait([this, alive = alive](boost::system::error_code ec, int) {
+                if (ec || !*alive) {
+                    return;
+                }
+                fn();
+                if (*alive) {
+                    arm();
+                }
+            });
+        }
+        boost::asio::signal_set set;
+        std::function<void()> fn;
+        std::shared_ptr<bool> alive = std::make_shared<bool>(true);
+    };
+
+    boost::asio::io_context* ctx_;
+    std::map<int, std::unique_ptr<signal_entry>> signal_handlers_;
+    intrusive_list<state_base> tasks_;
+    intrusive_list<state_base> unretrieved_;
+    std::uint64_t next_task_id_ = 1;
+    exception_handler handler_;
+
+    mutable std::mutex mutex_;
+    boost::asio::io_context* open_ctx_;
+    std::size_t jobs_ = 0;
+    std::condition_variable jobs_cv_;
+    std::unique_ptr<boost::asio::thread_pool> pool_;
+};
+
+/// The loop whose runner is running on this thread (asyncio's running loop), or nullptr.
+inline thread_local loop_core* running_loop = nullptr;
+
+inline loop_core& require_running_loop() {
+    if (running_loop == nullptr) {
+        throw std::logic_error("aio: no running loop on this thread (call from inside aio::run)");
+    }
+    return *running_loop;
+}
+
+enum class status : std::uint8_t { pending, value, error, cancelled };
+
+/// What task<T> and future<T> share: status, exception, waiters, reference count, and for
+/// tasks the cancellation signal bound to the coroutine and a name. Loop-affine.
+class state_base : public list_hook {
+public:
+    state_base(loop_core* loop, bool is_task) noexcept : loop_(loop), is_task_(is_task) {}
+    state_base(const state_base&) = delete;
+    state_base& operator=(const state_base&) = delete;
+
+    void add_ref() noexcept { ++refs_; }
+    void release() noexcept {
+        if (--refs_ == 0) {
+            if (linked() && st_ == status::error && !retrieved_ && loop_ != nullptr) {
+                report_unretrieved_now();
+            }
+            delete this;
+        }
+    }
+
+    bool done() const noexcept { return st_ != status::pending; }
+    bool is_cancelled() const noexcept { return st_ == status::cancelled; }
+    bool is_task() const noexcept { return is_task_; }
+    status state() const noexcept { return st_; }
+    loop_core* loop() const noexcept { return loop_; }
+
+    /// Requests cancellation. A task: the signal reaches the operation its coroutine is parked
+    /// on, or its next await (Asio records it). A future: it becomes cancelled now.
+    bool cancel() {
+        if (done()) {
+            return false;
+        }
+        if (is_task_) {
+            ++cancel_requests_;
+            signal_.emit(boost::asio::cancellation_type::terminal);
+        } else {
+            finish_cancelled();
+        }
+        return true;
+    }
+    std::uint32_t cancel_requests() const noexcept { return cancel_requests_; }
+    std::uint32_t uncancel() noexcept {
+        if (cancel_requests_ > 0) {
+            --cancel_requests_;
+        }
+        return cancel_requests_;
+    }
+    boost::asio::cancellation_slot cancellation_slot() noexcept { return signal_.slot(); }
+    bool shutdown_cancelled() const noexcept { return shutdown_cancelled_; }
+    void mark_shutdown_cancelled() noexcept { shutdown_cancelled_ = true; }
+
+    /// The exception the result ends with (a cancelled_error when cancelled), or nullptr.
+    /// Marks it retrieved. Throws invalid_state_error while pending.
+    std::exception_ptr exception() {
+        require_done();
+        mark_retrieved();
+        return exception_;
+    }
+    void mark_retrieved() noexcept {
+        retrieved_ = true;
+        if (st_ == status::error) {
+            unlink();
+        }
+    }
+    void require_done() const {
+        if (!done()) {
+            throw invalid_state_error("aio: result is not ready");
+        }
+    }
+    /// Rethrows the exception, if the state ended with one (marks it retrieved).
+    void rethrow_if_failed() {
+        require_done();
+        if (st_ != status::value) {
+            mark_retrieved();
+            std::rethrow_exception(exception_);
+        }
+    }
+
+    void add_waiter(done_waiter& w) noexcept { waiters_.push_back(w); }
+
+    /// Calls on_done of every waiter now (they post), then forgets them.
+    void notify_done() {
+        while (done_waiter* w = waiters_.pop_front()) {
+            w->on_done(*this);
+        }
+    }
+
+    std::size_t remove_callback(std::uint64_t id) noexcept {
+        std::size_t removed = 0;
+        waiters_.for_each([&](done_waiter& w) {
+            if (id != 0 && w.callback_id_ == id) {
+                w.unlink();
+                w.dispose();
+                ++removed;
+            }
+        });
+        return removed;
+    }
+
+    std::string name() const {
+        if (name_) {
+            return *name_;
+        }
+        return (is_task_ ? "Task-" : "Future-") + std::to_string(id_);
+    }
+    void set_name(std::string n) { name_ = std::make_unique<std::string>(std::move(n)); }
+    void set_id(std::uint64_t id) noexcept { id_ = id; }
+
+    /// Finishing, for the value-less outcomes; state<T> adds the value one.
+    void finish_error(std::exception_ptr e) {
+        exception_ = std::move(e);
+        finish(status::error);
+    }
+    void finish_cancelled(std::exception_ptr e = nullptr) {
+        exception_ = e ? std::move(e) : std::make_exception_ptr(cancelled_error());
+        finish(status::cancelled);
+    }
+    /// A task's coroutine ended with an exception: cancelled if it is a cancelled_error, or an
+    /// Asio operation_aborted after cancel() was called; an error otherwise.
+    void finish_exception(std::exception_ptr e) {
+        bool cancelled = false;
+        try {
+            std::rethrow_exception(e);
+        } catch (const cancelled_error&) {
+            cancelled = true;
+        } catch (const boost::system::system_error& se) {
+            cancelled = cancel_requests_ > 0 && se.code() == boost::asio::error::operation_aborted;
+            if (cancelled) {
+                e = std::make_exception_ptr(cancelled_error());
+            }
+        } catch (...) {
+        }
+        if (cancelled) {
+            finish_cancelled(std::move(e));
+        } else {
+            finish_error(std::move(e));
+        }
+    }
+
+    /// The loop is going away: forget it (no more reports through it).
+    void detach() noexcept {
+        unlink();
+        loop_ = nullptr;
+    }
+
+protected:
+    virtual ~state_base() {
+        while (done_waiter* w = waiters_.pop_front()) {
+            w->dispose();
+        }
+    }
+
+    void finish(status s) {
+        st_ = s;
+        unlink(); // from the loop's pending tasks
+        if (s == status::error && !retrieved_ && loop_ != nullptr) {
+            loop_->add_unretrieved(*this);
+        }
+        notify_done();
+    }
+
+private:
+    void report_unretrieved_now() noexcept {
+        unlink();
+        loop_->report({is_task_ ? "Task exception was never retrieved"
+                                : "Future exception was never retrieved",
+                       exception_, name()});
+    }
+    friend class loop_core;
+
+    std::uint32_t refs_ = 1;
+    status st_ = status::pending;
+    bool retrieved_ = false;
+    bool shutdown_cancelled_ = false;
+    std::uint32_t cancel_requests_ = 0;
+    loop_core* loop_;
+    bool is_task_;
+    std::exception_ptr exception_;
+    intrusive_list<done_waiter> waiters_;
+    boost::asio::cancellation_signal signal_;
+    std::uint64_t id_ = 0;
+    std::unique_ptr<std::string> name_;
+};
+
+/// state_base plus the value.
+template <class T>
+class state final : public state_base {
+public:
+    using value_type = result_t<T>;
+    using state_base::state_base;
+
+    void finish_value(value_type v) {
+        value_.emplace(std::move(v));
+        finish(status::value);
+    }
+    /// Stores the value without finishing (for values co_spawn cannot carry).
+    void stash(value_type v) { value_.emplace(std::move(v)); }
+    void finish_stashed() { finish(status::value); }
+
+    /// The value, or the exception rethrown. Copies when it can, so a task can be awaited many
+    /// times; a move-only value is moved out (it can be taken once).
+    value_type take() {
+        rethrow_if_failed();
+        if constexpr (std::is_copy_constructible_v<value_type>) {
+            return *value_;
+        } else {
+            return std::move(*value_);
+        }
+    }
+    const value_type& value() {
+        rethrow_if_failed();
+        return *value_;
+    }
+
+private:
+    std::optional<value_type> value_;
+};
+
+inline void loop_core::add_unretrieved(state_base& s) noexcept { unretrieved_.push_back(s); }
+
+inline void loop_core::report_unretrieved() noexcept {
+    while (state_base* s = unretrieved_.pop_front()) {
+        report({s->is_task() ? "Task exception was never retrieved"
+                             : "Future exception was never retrieved",
+                s->exception_, s->name()});
+        s->retrieved_ = true;
+        s->loop_ = nullptr;
+    }
+}
+
+inline void loop_core::detach_all() noexcept {
+    report_unretrieved();
+    while (state_base* s = tasks_.pop_front()) {
+        s->loop_ = nullptr;
+    }
+}
+
+/// An owning pointer to a state (intrusive count; loop-affine).
+template <class S>
+class ref {
+public:
+    ref() noexcept = default;
+    /// Adopts one reference already counted for it.
+    static ref adopt(S* p) noexcept {
+        ref r;
+        r.p_ = p;
+        return r;
+    }
+    explicit ref(S* p) noexcept : p_(p) {
+        if (p_) {
+            p_->add_ref();
+        }
+    }
+    ref(const ref& o) noexcept : ref(o.p_) {}
+    ref(ref&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
+    template <class U>
+        requires std::is_convertible_v<U*, S*>
+    ref(const ref<U>& o) noexcept : ref(o.get()) {}
+    ref& operator=(ref o) noexcept {
+        std::swap(p_, o.p_);
+        return *this;
+    }
+    ~ref() {
+        if (p_) {
+            p_->release();
+        }
+    }
+    S* get() const noexcept { return p_; }
+    S* operator->() const noexcept { return p_; }
+    S& operator*() const noexcept { return *p_; }
+    explicit operator bool() const noexcept { return p_ != nullptr; }
+    S* release() noexcept { return std::exchange(p_, nullptr); }
+
+private:
+    S* p_ = nullptr;
+};
+
+} // namespace aio::detail

@@ -1,0 +1,302 @@
+// aio/task.hpp - tasks: create_task, task<T>, ensure_task, current_task, all_tasks.
+#pragma once
+
+#include <aio/awaitable.hpp>
+#include <aio/detail/await_state.hpp>
+#include <aio/detail/core.hpp>
+#include <aio/error.hpp>
+
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/execution/allocator.hpp>
+#include <boost/asio/recycling_allocator.hpp>
+#include <boost/asio/require.hpp>
+#include <boost/asio/this_coro.hpp>
+
+#include <concepts>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace aio {
+
+/// Identifies a done callback for remove_done_callback (std::function has no equality, so
+/// the asyncio way of removing by the function itself is not available in C++).
+using callback_id = std::uint64_t;
+
+/// A handle to a task of any result type (what current_task() and all_tasks() return).
+/// Copyable; copies refer to the same task. Loop-affine: use it on the loop's thread only.
+class any_task {
+public:
+    any_task() noexcept = default;
+
+    /// Requests cancellation (asyncio Task.cancel). Returns false if the task is already done.
+    /// The task sees cancelled_error at the await it is parked on (aio awaits) or
+    /// system_error(operation_aborted) from a raw Asio operation, or at its next await if it
+    /// is not parked. It may catch it, clean up and rethrow; a task that lets it propagate
+    /// ends cancelled.
+    bool cancel() { return s_->cancel(); }
+    /// True once the task has ended cancelled.
+    bool cancelled() const noexcept { return s_->is_cancelled(); }
+    /// True once the task has ended (value, error or cancelled).
+    bool done() const noexcept { return s_->done(); }
+    /// The exception the task ended with, nullptr if it returned a value; a cancelled task
+    /// gives a cancelled_error. Throws invalid_state_error while pending. Marks the exception
+    /// retrieved (it is then not reported as lost).
+    std::exception_ptr exception() const { return s_->exception(); }
+    /// The number of pending cancellation requests (asyncio Task.cancelling).
+    std::uint32_t cancelling() const noexcept { return s_->cancel_requests(); }
+    /// Decrements the cancellation requests (asyncio Task.uncancel); returns what remains.
+    std::uint32_t uncancel() noexcept { return s_->uncancel(); }
+
+    /// "Task-<n>" unless named at creation or with set_name.
+    std::string name() const { return s_->name(); }
+    void set_name(std::string name) { s_->set_name(std::move(name)); }
+
+    /// Calls fn(task) on the loop soon after the task is done (at once, if done already).
+    /// An exception fn throws goes to the loop's exception handler.
+    callback_id add_done_callback(std::function<void(any_task)> fn) {
+        return detail::add_callback(*s_, [fn = std::move(fn), t = *this] { fn(t); });
+    }
+    /// Removes a callback that has not run yet; returns how many were removed (0 or 1).
+    std::size_t remove_done_callback(callback_id id) { return s_->remove_callback(id); }
+
+    /// Waits for the task to end, without taking its result or exception; throws
+    /// cancelled_error if the awaiting task is cancelled meanwhile (the awaited task is not).
+    awaitable<void> wait_done() const {
+        return detail::wait_done(s_, detail::cancel_policy::stop_waiting);
+    }
+
+    explicit operator bool() const noexcept { return static_cast<bool>(s_); }
+    friend bool operator==(const any_task& a, const any_task& b) noexcept {
+        return a.s_.get() == b.s_.get();
+    }
+
+    /// For aio's own combinators.
+    detail::state_base& state() const noexcept { return *s_; }
+    explicit any_task(detail::ref<detail::state_base> s) noexcept : s_(std::move(s)) {}
+
+protected:
+    detail::ref<detail::state_base> s_;
+};
+
+/// A running coroutine (asyncio.Task): started at once on its loop, kept alive by the loop
+/// until it is done (fire-and-forget is safe), awaited as `co_await t()`.
+///
+/// Awaiting: `co_await t()` returns the task's value or rethrows its exception (a cancelled
+/// task throws cancelled_error). If the awaiting task is cancelled meanwhile, the awaited task
+/// is cancelled too (as asyncio does) and the await throws cancelled_error once it has ended;
+/// use aio::shield to protect it. The one spelling is `t()`: Asio 1.81 awaits only rvalue
+/// operations and cannot carry (exception_ptr, T) on its direct path (ASIO_NOTES 9-10).
+template <class T = void>
+class task : public any_task {
+public:
+    using value_type = T;
+
+    task() noexcept = default;
+
+    /// An awaitable of the task's result (see the class comment).
+    awaitable<T> operator()() const {
+        return detail::await_value<T>(typed(), detail::cancel_policy::cancel_awaited);
+    }
+
+    /// The result of a done task (asyncio Task.result): the value, or the exception rethrown.
+    /// Throws invalid_state_error while pending.
+    decltype(auto) result() const {
+        if constexpr (std::is_void_v<T>) {
+            typed()->rethrow_if_failed();
+        } else {
+            return typed()->value();
+        }
+    }
+
+    detail::ref<detail::state<T>> typed() const noexcept {
+        return detail::ref<detail::state<T>>(static_cast<detail::state<T>*>(s_.get()));
+    }
+    explicit task(detail::ref<detail::state<T>> s) noexcept : any_task(std::move(s)) {}
+};
+
+namespace detail {
+
+/// The allocator of a task's executor. It allocates as Asio's recycling allocator does; it also
+/// names the task, so that code running in a task can find it (current_task) through the
+/// executor Asio hands every coroutine (this_coro::executor).
+template <class T>
+class task_allocator {
+public:
+    using value_type = T;
+
+    explicit task_allocator(state_base* task) noexcept : task_(task) {}
+    template <class U>
+    task_allocator(const task_allocator<U>& other) noexcept : task_(other.task()) {}
+
+    T* allocate(std::size_t n) { return boost::asio::recycling_allocator<T>().allocate(n); }
+    void deallocate(T* p, std::size_t n) {
+        boost::asio::recycling_allocator<T>().deallocate(p, n);
+    }
+
+    state_base* task() const noexcept { return task_; }
+    template <class U>
+    bool operator==(const task_allocator<U>& o) const noexcept {
+        return task_ == o.task();
+    }
+
+private:
+    state_base* task_;
+};
+
+using task_executor = boost::asio::io_context::basic_executor_type<task_allocator<void>, 0>;
+
+inline task_executor make_task_executor(loop_core& loop, state_base* task) {
+    return boost::asio::require(loop.executor(),
+                                boost::asio::execution::allocator(task_allocator<void>(task)));
+}
+
+/// The completion handler of a task's coroutine: it owns the task's "running" reference.
+/// It carries the task's cancellation slot as a member, not through bind_cancellation_slot:
+/// co_spawn then emits cancellation synchronously (a binder would make it dispatch the emission,
+/// which posts when cancel() is called from outside the loop's run).
+template <class T>
+struct task_completion {
+    ref<state<T>> st;
+
+    using cancellation_slot_type = boost::asio::cancellation_slot;
+    cancellation_slot_type get_cancellation_slot() const noexcept {
+        return st->cancellation_slot();
+    }
+
+    void operator()(std::exception_ptr e, result_t<T> value) {
+        if (e) {
+            st->finish_exception(std::move(e));
+        } else {
+            st->finish_value(std::move(value));
+        }
+    }
+    void operator()(std::exception_ptr e)
+        requires std::is_void_v<T>
+    {
+        (*this)(std::move(e), std::monostate{});
+    }
+};
+
+/// The same for results co_spawn cannot carry (no default constructor): the value was stashed.
+template <class T>
+struct stashed_completion {
+    ref<state<T>> st;
+
+    using cancellation_slot_type = boost::asio::cancellation_slot;
+    cancellation_slot_type get_cancellation_slot() const noexcept {
+        return st->cancellation_slot();
+    }
+
+    void operator()(std::exception_ptr e) {
+        if (e) {
+            st->finish_exception(std::move(e));
+        } else {
+            st->finish_stashed();
+        }
+    }
+};
+
+/// Runs a scheduled task's coroutine; `running` is the reference its completion handler owns.
+template <class T, class Body>
+void start_task(ref<state<T>> running, Body body) {
+    state<T>* st = running.get();
+    if (st->cancel_requests() > 0) {
+        st->finish_cancelled(); // cancelled before its first step: the body never runs
+        return;
+    }
+    auto ex = make_task_executor(*st->loop(), st);
+    if constexpr (std::is_void_v<T> || std::is_default_constructible_v<T>) {
+        boost::asio::co_spawn(ex, std::move(body), task_completion<T>{std::move(running)});
+    } else {
+        // co_spawn's handler needs a default-constructible T; let a void coroutine carry it.
+        auto carrier = [](state<T>* s, Body b) -> awaitable<void> {
+            if constexpr (awaitable_type<Body>) {
+                s->stash(co_await std::move(b));
+            } else {
+                s->stash(co_await b());
+            }
+        };
+        boost::asio::co_spawn(ex, carrier(st, std::move(body)),
+                              stashed_completion<T>{std::move(running)});
+    }
+}
+
+/// Schedules `body` (an awaitable<T>, or a callable returning one) as a task on `loop`. As in
+/// asyncio, the first step is posted: the body starts once the caller yields to the loop.
+template <class T, class Body>
+task<T> spawn_task(loop_core& loop, Body body, std::string name) {
+    auto* st = new state<T>(&loop, true);
+    st->set_id(loop.next_task_id());
+    if (!name.empty()) {
+        st->set_name(std::move(name));
+    }
+    loop.tasks().push_back(*st);
+    task<T> handle(ref<state<T>>{st});
+    boost::asio::post(loop.executor(),
+                      [running = ref<state<T>>::adopt(st), body = std::move(body)]() mutable {
+                          start_task<T>(std::move(running), std::move(body));
+                      });
+    return handle;
+}
+
+} // namespace detail
+
+/// Makes `aw` a task on the running loop (asyncio.create_task) and returns its handle. The
+/// task is scheduled at once: its body starts when the caller next yields to the loop (the
+/// first step is posted, as asyncio's call_soon). The loop keeps the task alive until done.
+/// Throws std::logic_error outside a running loop.
+///
+/// A coroutine lambda with captures must be passed as the callable (the overload below), not
+/// called inline: `create_task([&]() -> awaitable<void> {...}())` leaves the lambda object,
+/// and with it the captures, dangling when the statement ends.
+template <class T>
+task<T> create_task(awaitable<T> aw, std::string name = {}) {
+    return detail::spawn_task<T>(detail::require_running_loop(), std::move(aw),
+                                 std::move(name));
+}
+
+/// Starts `f()` as a task, keeping the callable `f` (and its captures) alive inside the task
+/// for as long as the task runs (the shape of co_spawn's function overload).
+template <class F>
+    requires std::invocable<F&> && awaitable_type<std::invoke_result_t<F&>>
+auto create_task(F f, std::string name = {}) {
+    using T = awaitable_value_t<std::invoke_result_t<F&>>;
+    return detail::spawn_task<T>(detail::require_running_loop(), std::move(f), std::move(name));
+}
+
+/// asyncio.ensure_future: a task stays itself; an awaitable becomes a new task.
+template <class T>
+task<T> ensure_task(task<T> t) {
+    return t;
+}
+template <class T>
+task<T> ensure_task(awaitable<T> aw) {
+    return create_task(std::move(aw));
+}
+
+/// The task running the calling coroutine (asyncio.current_task), or an empty handle when the
+/// coroutine does not run in an aio task. Awaited: `any_task me = co_await current_task();`.
+inline awaitable<any_task> current_task() {
+    auto ex = co_await boost::asio::this_coro::executor;
+    if (const auto* te = ex.target<detail::task_executor>()) {
+        auto alloc = boost::asio::query(*te, boost::asio::execution::allocator);
+        co_return any_task(detail::ref<detail::state_base>(alloc.task()));
+    }
+    co_return any_task();
+}
+
+/// The tasks of the running loop that are not done yet (asyncio.all_tasks).
+inline std::vector<any_task> all_tasks() {
+    std::vector<any_task> out;
+    detail::require_running_loop().tasks().for_each([&](detail::state_base& s) {
+        out.emplace_back(detail::ref<detail::state_base>(&s));
+    });
+    return out;
+}
+
+} // namespace aio
