@@ -232,7 +232,7 @@ public:
     bool done() const noexcept { return st_ != status::pending; }
     bool is_cancelled() const noexcept { return st_ == status::cancelled; }
     bool is_task() const noexcept { return is_task_; }
-    status state() const noexcept { return st_; }
+    status result_status() const noexcept { return st_; }
     loop_core* loop() const noexcept { return loop_; }
 
     /// Requests cancellation. A task: the signal reaches the operation its coroutine is parked

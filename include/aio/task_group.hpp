@@ -1,0 +1,178 @@
+// aio/task_group.hpp - task_group: structured concurrency (asyncio.TaskGroup).
+#pragma once
+
+#include <aio/awaitable.hpp>
+#include <aio/cleanup.hpp>
+#include <aio/detail/core.hpp>
+#include <aio/detail/intrusive_list.hpp>
+#include <aio/detail/suspend.hpp>
+#include <aio/error.hpp>
+#include <aio/task.hpp>
+
+#include <boost/asio/this_coro.hpp>
+
+#include <exception>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace aio {
+
+/// asyncio.TaskGroup, used through aio::with (C++ has no `async with`):
+///
+///   aio::task_group tg;
+///   co_await aio::with(tg, [&](aio::task_group& g) -> aio::awaitable<void> {
+///       g.create_task(fetch(1));
+///       g.create_task(fetch(2));
+///       co_return;
+///   });
+///
+/// Exit waits for every task of the group: no task outlives it. The first task to fail
+/// cancels the other tasks and the task running the body (so the body stops at its next
+/// await); when all have ended, exit throws exception_group with every error, in the order
+/// they happened (the body's own error included). If the body or the awaiting task is
+/// cancelled from outside, the group's tasks are cancelled and waited for, and the
+/// cancellation propagates. Loop-affine; not copyable or movable (its tasks point at it).
+class task_group {
+public:
+    task_group() = default;
+    task_group(const task_group&) = delete;
+    task_group& operator=(const task_group&) = delete;
+
+    /// Without an awaited exit (misuse: not used through aio::with) the remaining tasks are
+    /// cancelled here; they then end on their own, unobserved.
+    ~task_group() {
+        while (member* m = members_.pop_front()) {
+            m->task.cancel();
+            delete m;
+        }
+    }
+
+    /// Starts `work` (an awaitable, or a callable returning one) as a task of this group.
+    /// Throws std::logic_error once the group has finished or is shutting down after a failure.
+    template <class W>
+    auto create_task(W work, std::string name = {}) {
+        if (closed_ || aborting_) {
+            throw std::logic_error(closed_ ? "aio: task_group has finished"
+                                           : "aio: task_group is shutting down");
+        }
+        auto t = aio::create_task(std::move(work), std::move(name));
+        auto* m = new member(*this, t);
+        members_.push_back(*m);
+        t.state().add_waiter(m->watch);
+        return t;
+    }
+
+    /// Called by aio::with before the body: remembers the task running it.
+    awaitable<void> async_enter() { parent_ = co_await current_task(); }
+
+    /// Called by aio::with after the body, with its exception (nullptr on success): waits for
+    /// every task of the group, then throws exception_group if any failed, or lets
+    /// aio::with propagate the body's exception or cancellation.
+    awaitable<void> async_exit(std::exception_ptr body_error) {
+        exiting_ = true;
+        if (body_error && is_cancellation(body_error)) {
+            abort();
+        } else if (body_error) {
+            errors_.push_back(body_error);
+            abort();
+        }
+        bool cancelled_while_waiting = false;
+        while (!members_.empty()) {
+            exit_waiter w(*this);
+            exit_waiter_ = &w;
+            co_await detail::suspend(w);
+            exit_waiter_ = nullptr;
+            auto cs = co_await boost::asio::this_coro::cancellation_state;
+            if (cs.cancelled() != boost::asio::cancellation_type::none) {
+                cs.clear(); // keep waiting: no task outlives the group
+                cancelled_while_waiting = true;
+            }
+        }
+        closed_ = true;
+        if (!errors_.empty()) {
+            if (cancelled_parent_ && parent_) {
+                parent_.uncancel(); // that cancellation was the group's doing
+            }
+            throw exception_group(std::move(errors_));
+        }
+        if (cancelled_while_waiting) {
+            throw cancelled_error();
+        }
+    }
+
+    /// The number of tasks of the group still running.
+    std::size_t size() const noexcept { return members_.size(); }
+
+private:
+    struct member;
+
+    /// Watches one task of the group.
+    struct watcher final : detail::done_waiter {
+        member* owner = nullptr;
+        void on_done(detail::state_base&) override;
+    };
+    struct member : detail::list_hook {
+        member(task_group& g, any_task t) : group(g), task(std::move(t)) { watch.owner = this; }
+        task_group& group;
+        any_task task;
+        watcher watch;
+    };
+
+    /// Parks exit; cancelling it cancels the group's tasks and keeps waiting for them.
+    class exit_waiter final : public detail::waiter {
+    public:
+        explicit exit_waiter(task_group& g) : group_(g) {}
+        void on_cancel() override {
+            group_.abort();
+            if (group_.members_.empty()) {
+                wake();
+            }
+        }
+
+    private:
+        task_group& group_;
+    };
+
+    void task_done(member& m) {
+        detail::state_base& s = m.task.state();
+        if (s.result_status() == detail::status::error) {
+            errors_.push_back(s.exception());
+            if (!aborting_) {
+                abort();
+                if (!exiting_ && parent_ && !parent_.done()) {
+                    cancelled_parent_ = true;
+                    parent_.cancel();
+                }
+            }
+        }
+        m.unlink();
+        delete &m;
+        if (members_.empty() && exit_waiter_ != nullptr) {
+            exit_waiter_->wake();
+        }
+    }
+
+    /// Cancels every task of the group (once).
+    void abort() {
+        if (aborting_) {
+            return;
+        }
+        aborting_ = true;
+        members_.for_each([](member& m) { m.task.cancel(); });
+    }
+
+    detail::intrusive_list<member> members_;
+    std::vector<std::exception_ptr> errors_;
+    any_task parent_;
+    exit_waiter* exit_waiter_ = nullptr;
+    bool exiting_ = false;
+    bool aborting_ = false;
+    bool closed_ = false;
+    bool cancelled_parent_ = false;
+};
+
+inline void task_group::watcher::on_done(detail::state_base&) { owner->group.task_done(*owner); }
+
+} // namespace aio

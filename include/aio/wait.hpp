@@ -1,0 +1,143 @@
+// aio/wait.hpp - wait (done/pending sets), wait_for, timeout, timeout_at.
+#pragma once
+
+#include <aio/awaitable.hpp>
+#include <aio/detail/child_group.hpp>
+#include <aio/error.hpp>
+#include <aio/gather.hpp>
+#include <aio/task.hpp>
+
+#include <chrono>
+#include <concepts>
+#include <optional>
+#include <ranges>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace aio {
+
+/// When wait() returns (asyncio's FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED).
+enum class return_when { first_completed, first_exception, all_completed };
+inline constexpr return_when first_completed = return_when::first_completed;
+inline constexpr return_when first_exception = return_when::first_exception;
+inline constexpr return_when all_completed = return_when::all_completed;
+
+/// What wait() returns: the tasks that are done and those still pending, each in input order.
+template <class T>
+struct wait_result {
+    std::vector<task<T>> done;
+    std::vector<task<T>> pending;
+};
+
+/// asyncio.wait: waits until `when` holds for `tasks` (first_exception: a task ended with an
+/// error, not a cancellation; falls back to all done) or until `timeout` passes, and returns
+/// the done and pending tasks. Cancels nothing and raises nothing on timeout: the results and
+/// exceptions stay in the tasks. Cancellation of the caller: stops waiting at once (the tasks
+/// are left alone) and throws cancelled_error.
+template <class T, class Rep = long, class Period = std::ratio<1>>
+awaitable<wait_result<T>> wait(std::vector<task<T>> tasks, return_when when = all_completed,
+                               std::optional<std::chrono::duration<Rep, Period>> timeout = {}) {
+    detail::child_group::options opt;
+    opt.stop_on_failure = when == first_exception;
+    opt.first_done = when == first_completed;
+    opt.cancel_children_on_cancel = false;
+    detail::child_group g(detail::states_of(tasks), opt);
+    {
+        std::optional<detail::deadline> dl;
+        if (timeout) {
+            dl.emplace(detail::require_running_loop(), std::chrono::steady_clock::now() + *timeout,
+                       g, false);
+        }
+        co_await detail::park(g);
+    }
+    wait_result<T> out;
+    for (auto& t : tasks) {
+        (t.done() ? out.done : out.pending).push_back(std::move(t));
+    }
+    co_return out;
+}
+
+/// wait(tasks, when, timeout) with a duration given directly.
+template <class T, class Rep, class Period>
+awaitable<wait_result<T>> wait(std::vector<task<T>> tasks, return_when when,
+                               std::chrono::duration<Rep, Period> timeout) {
+    return wait<T, Rep, Period>(std::move(tasks), when,
+                                std::optional<std::chrono::duration<Rep, Period>>(timeout));
+}
+
+namespace detail {
+template <class F>
+concept awaitable_factory = std::invocable<F&> && awaitable_type<std::invoke_result_t<F&>>;
+
+template <class W>
+struct work_value {
+    using type = gathered_t<W>;
+};
+template <awaitable_factory F>
+struct work_value<F> {
+    using type = awaitable_value_t<std::invoke_result_t<F&>>;
+};
+
+template <class W>
+auto work_task(W&& work) {
+    if constexpr (awaitable_factory<std::remove_cvref_t<W>>) {
+        return create_task(std::forward<W>(work));
+    } else {
+        return ensure_task(std::forward<W>(work));
+    }
+}
+} // namespace detail
+
+/// Work that wait_for / timeout accept: a gatherable (awaitable, task, future), or a callable
+/// returning an awaitable (a block of work; its captures live as long as it runs).
+template <class W>
+concept timed_work = gatherable<W> || detail::awaitable_factory<std::remove_cvref_t<W>>;
+
+template <timed_work W>
+using work_value_t = typename detail::work_value<std::remove_cvref_t<W>>::type;
+
+/// asyncio.timeout_at: runs `work` as a task until `when`. If it is still running then, it is
+/// cancelled and waited for; if it then ends cancelled, timeout_error is thrown (if it caught
+/// the cancellation and finished anyway, its result or error stands). Otherwise returns its
+/// value or rethrows its exception. Cancellation of the caller: cancels the work, waits for it,
+/// and throws cancelled_error.
+template <timed_work W>
+awaitable<work_value_t<W>> timeout_at(std::chrono::steady_clock::time_point when, W work) {
+    using T = work_value_t<W>;
+    task<T> t = detail::work_task(std::move(work));
+    bool deadline_cancelled = false;
+    {
+        detail::child_group::options opt;
+        opt.cancel_children_on_cancel = true;
+        detail::child_group g({&t.state()}, opt);
+        detail::deadline dl(detail::require_running_loop(), when, g, true);
+        co_await detail::park(g);
+        deadline_cancelled = g.cancelled_by_deadline();
+    }
+    if (deadline_cancelled && t.cancelled()) {
+        t.exception(); // the cancellation is this function's doing: retrieved, not lost
+        throw timeout_error();
+    }
+    if constexpr (std::is_void_v<T>) {
+        t.result();
+    } else {
+        co_return t.typed()->take();
+    }
+}
+
+/// asyncio.timeout: timeout_at(now + d, work).
+template <timed_work W, class Rep, class Period>
+awaitable<work_value_t<W>> timeout(std::chrono::duration<Rep, Period> d, W work) {
+    return timeout_at(std::chrono::steady_clock::now() +
+                          std::chrono::ceil<std::chrono::steady_clock::duration>(d),
+                      std::move(work));
+}
+
+/// asyncio.wait_for: the same as timeout(d, work), with asyncio's argument order.
+template <timed_work W, class Rep, class Period>
+awaitable<work_value_t<W>> wait_for(W work, std::chrono::duration<Rep, Period> d) {
+    return timeout(d, std::move(work));
+}
+
+} // namespace aio
