@@ -19,7 +19,9 @@ namespace aio {
 /// through a raw operation's operation_aborted pending, so later awaits would throw again):
 /// `co_await aio::uncancel();` after catching it, before awaiting cleanup. aio's own awaits
 /// clear it themselves when they deliver cancelled_error. Never throws, never suspends.
-inline auto uncancel() { return boost::asio::this_coro::reset_cancellation_state(); }
+inline auto uncancel() {
+    return boost::asio::this_coro::reset_cancellation_state();
+}
 
 namespace detail {
 
@@ -36,7 +38,7 @@ template <class W>
 using work_result_t = awaitable_value_t<decltype(run_work(std::declval<W&>()))>;
 
 template <class W>
-concept work = awaitable_type<W> || (std::invocable<W&> && awaitable_type<std::invoke_result_t<W&>>);
+concept work = awaitable_type<W> ||(std::invocable<W&>&& awaitable_type<std::invoke_result_t<W&>>);
 
 /// Runs a body, catching what it throws; afterwards makes the coroutine able to await again
 /// (a cancellation still pending is remembered in `cancel_pending`, and cleared).
@@ -103,8 +105,8 @@ concept async_resource = requires(R& r, std::exception_ptr e) {
 /// it (as an exception raised in __aexit__ does). A cancellation still pending after the body
 /// is delivered once exit is done.
 template <async_resource R, class Body>
-    requires std::invocable<Body&, R&> && awaitable_type<std::invoke_result_t<Body&, R&>>
-awaitable<awaitable_value_t<std::invoke_result_t<Body&, R&>>> with(R& resource, Body body) {
+requires std::invocable<Body&, R&> && awaitable_type<std::invoke_result_t<Body&, R&>>
+    awaitable<awaitable_value_t<std::invoke_result_t<Body&, R&>>> with(R& resource, Body body) {
     using T = awaitable_value_t<std::invoke_result_t<Body&, R&>>;
     if constexpr (requires { resource.async_enter(); }) {
         co_await resource.async_enter();

@@ -46,7 +46,7 @@ struct executor_job {
 /// on; its result is dropped, as asyncio drops the result of a cancelled executor future).
 template <class R>
 class job_waiter final : public waiter {
-public:
+  public:
     explicit job_waiter(executor_job<R>& job) : job_(job) { job_.parked = this; }
     ~job_waiter() { job_.parked = nullptr; }
     void on_cancel() override {
@@ -54,7 +54,7 @@ public:
         wake();
     }
 
-private:
+  private:
     executor_job<R>& job_;
 };
 
@@ -76,7 +76,7 @@ auto executor_of(E& e) {
 /// (boost::asio::thread_pool, another io_context).
 template <class E>
 concept executor_like = detail::any_executor<E> ||
-                        std::is_base_of_v<boost::asio::execution_context, std::remove_cvref_t<E>>;
+    std::is_base_of_v<boost::asio::execution_context, std::remove_cvref_t<E>>;
 
 /// loop.run_in_executor: calls f(args...) on `ex` (an Asio executor or a thread pool) and
 /// returns its result on the loop, or rethrows its exception there. Arguments are copied (or
@@ -84,28 +84,29 @@ concept executor_like = detail::any_executor<E> ||
 /// cancelled_error at once; the call runs on to its end (threads cannot be interrupted) and its
 /// result is dropped. aio::run waits for such calls at shutdown (run_options::shutdown_timeout).
 template <class Executor, class F, class... Args>
-    requires executor_like<Executor> && std::invocable<F&, Args&...>
-awaitable<std::invoke_result_t<F&, Args&...>> run_in_executor(Executor& ex, F f, Args... args) {
+requires executor_like<Executor> && std::invocable<F&, Args&...>
+    awaitable<std::invoke_result_t<F&, Args&...>> run_in_executor(Executor& ex, F f, Args... args) {
     using R = std::invoke_result_t<F&, Args&...>;
     auto core = detail::require_running_loop().shared_from_this();
     auto shared = std::make_shared<detail::executor_job<R>>();
     detail::job_waiter<R> w(*shared);
     core->job_started();
-    boost::asio::post(detail::executor_of(ex), [shared, core, f = std::move(f),
-                                                args = std::make_tuple(std::move(args)...)]() mutable {
-        try {
-            if constexpr (std::is_void_v<R>) {
-                std::apply(f, args);
-                shared->value.emplace();
-            } else {
-                shared->value.emplace(std::apply(f, args));
+    boost::asio::post(
+        detail::executor_of(ex),
+        [shared, core, f = std::move(f), args = std::make_tuple(std::move(args)...)]() mutable {
+            try {
+                if constexpr (std::is_void_v<R>) {
+                    std::apply(f, args);
+                    shared->value.emplace();
+                } else {
+                    shared->value.emplace(std::apply(f, args));
+                }
+            } catch (...) {
+                shared->error = std::current_exception();
             }
-        } catch (...) {
-            shared->error = std::current_exception();
-        }
-        core->post_threadsafe([shared] { shared->complete(); });
-        core->job_finished();
-    });
+            core->post_threadsafe([shared] { shared->complete(); });
+            core->job_finished();
+        });
     co_await detail::suspend(w);
     auto cs = co_await boost::asio::this_coro::cancellation_state;
     detail::check_cancelled(cs);
@@ -119,17 +120,17 @@ awaitable<std::invoke_result_t<F&, Args&...>> run_in_executor(Executor& ex, F f,
 
 /// run_in_executor for an executor passed by value (e.g. pool.get_executor()).
 template <class Executor, class F, class... Args>
-    requires detail::any_executor<Executor> && std::invocable<F&, Args&...>
-awaitable<std::invoke_result_t<F&, Args&...>> run_in_executor(const Executor& ex, F f,
-                                                              Args... args) {
+requires detail::any_executor<Executor> && std::invocable<F&, Args&...>
+    awaitable<std::invoke_result_t<F&, Args&...>> run_in_executor(const Executor& ex, F f,
+                                                                  Args... args) {
     Executor copy = ex;
     co_return co_await run_in_executor(copy, std::move(f), std::move(args)...);
 }
 
 /// asyncio.to_thread: run_in_executor on the loop's default pool (loop::default_executor).
 template <class F, class... Args>
-    requires std::invocable<F&, Args&...>
-awaitable<std::invoke_result_t<F&, Args&...>> to_thread(F f, Args... args) {
+requires std::invocable<F&, Args&...> awaitable<std::invoke_result_t<F&, Args&...>>
+to_thread(F f, Args... args) {
     return run_in_executor(detail::require_running_loop().default_pool(), std::move(f),
                            std::move(args)...);
 }

@@ -24,7 +24,7 @@ namespace aio {
 /// A future that ends with an exception nobody retrieves is reported by the loop.
 template <class T = void>
 class future {
-public:
+  public:
     using value_type = T;
 
     /// A pending future on the running loop. Throws std::logic_error outside a running loop.
@@ -35,15 +35,11 @@ public:
     }
 
     /// Sets the value and wakes every awaiter. Throws invalid_state_error if already done.
-    void set_result(result_t<T> value)
-        requires(!std::is_void_v<T>)
-    {
+    void set_result(result_t<T> value) requires(!std::is_void_v<T>) {
         require_pending();
         s_->finish_value(std::move(value));
     }
-    void set_result()
-        requires std::is_void_v<T>
-    {
+    void set_result() requires std::is_void_v<T> {
         require_pending();
         s_->finish_value(std::monostate{});
     }
@@ -83,7 +79,7 @@ public:
     /// As a task handle (for gather, wait, shield), the way asyncio's Task is a Future.
     task<T> as_task() const { return task<T>(s_); }
 
-private:
+  private:
     void require_pending() const {
         if (s_->done()) {
             throw invalid_state_error("aio: future is already done");

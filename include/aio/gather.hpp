@@ -137,15 +137,15 @@ awaitable<std::tuple<outcome<result_t<gathered_t<Aws>>>...>> gather(return_excep
     auto tasks = std::make_tuple(ensure_task(std::move(aws))...);
     auto states = std::apply([](const auto&... t) { return detail::states_of(t...); }, tasks);
     co_await detail::gather_wait(states, false);
-    co_return std::apply(
-        [](const auto&... t) { return std::make_tuple(detail::outcome_of(t)...); }, tasks);
+    co_return std::apply([](const auto&... t) { return std::make_tuple(detail::outcome_of(t)...); },
+                         tasks);
 }
 
 /// gather over a range (a vector of tasks, or of awaitables moved in): a vector of results in
 /// range order; the same semantics as the variadic form.
 template <std::ranges::input_range R>
-    requires gatherable<std::ranges::range_value_t<R>>
-awaitable<std::vector<result_t<gathered_t<std::ranges::range_value_t<R>>>>> gather(R range) {
+requires gatherable<std::ranges::range_value_t<R>>
+    awaitable<std::vector<result_t<gathered_t<std::ranges::range_value_t<R>>>>> gather(R range) {
     auto tasks = detail::ensure_tasks(std::move(range));
     co_await detail::gather_wait(detail::states_of(tasks), true);
     std::vector<result_t<gathered_t<std::ranges::range_value_t<R>>>> out;
@@ -158,9 +158,9 @@ awaitable<std::vector<result_t<gathered_t<std::ranges::range_value_t<R>>>>> gath
 
 /// gather(return_exceptions, range): one outcome per element, in range order.
 template <std::ranges::input_range R>
-    requires gatherable<std::ranges::range_value_t<R>>
-awaitable<std::vector<outcome<result_t<gathered_t<std::ranges::range_value_t<R>>>>>>
-gather(return_exceptions_t, R range) {
+requires gatherable<std::ranges::range_value_t<R>>
+    awaitable<std::vector<outcome<result_t<gathered_t<std::ranges::range_value_t<R>>>>>>
+    gather(return_exceptions_t, R range) {
     auto tasks = detail::ensure_tasks(std::move(range));
     co_await detail::gather_wait(detail::states_of(tasks), false);
     std::vector<outcome<result_t<gathered_t<std::ranges::range_value_t<R>>>>> out;

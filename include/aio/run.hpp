@@ -38,7 +38,7 @@ struct run_options {
 /// outlive the tasks that existed before them — then waits for executor jobs up to
 /// shutdown_timeout and reports errors no one retrieved.
 class runner {
-public:
+  public:
     explicit runner(run_options options = {})
         : options_(options), ctx_(std::make_unique<boost::asio::io_context>(1)),
           core_(std::make_shared<detail::loop_core>(*ctx_)) {}
@@ -58,7 +58,7 @@ public:
     }
     /// The same for a callable returning an awaitable (its captures live as long as main).
     template <class F>
-        requires std::invocable<F&> && awaitable_type<std::invoke_result_t<F&>>
+    requires std::invocable<F&> && awaitable_type<std::invoke_result_t<F&>>
     auto run(F main) {
         using T = awaitable_value_t<std::invoke_result_t<F&>>;
         return run_task<T>([&] { return create_task(std::move(main), "main"); });
@@ -99,7 +99,7 @@ public:
         core_->detach_all();
     }
 
-private:
+  private:
     /// Sets this thread's running loop for the scope.
     struct running_scope {
         explicit running_scope(detail::loop_core& core) : previous(detail::running_loop) {

@@ -30,7 +30,7 @@ using callback_id = std::uint64_t;
 /// A handle to a task of any result type (what current_task() and all_tasks() return).
 /// Copyable; copies refer to the same task. Loop-affine: use it on the loop's thread only.
 class any_task {
-public:
+  public:
     any_task() noexcept = default;
 
     /// Requests cancellation (asyncio Task.cancel). Returns false if the task is already done.
@@ -79,7 +79,7 @@ public:
     detail::state_base& state() const noexcept { return *s_; }
     explicit any_task(detail::ref<detail::state_base> s) noexcept : s_(std::move(s)) {}
 
-protected:
+  protected:
     detail::ref<detail::state_base> s_;
 };
 
@@ -93,7 +93,7 @@ protected:
 /// operations and cannot carry (exception_ptr, T) on its direct path (ASIO_NOTES 9-10).
 template <class T = void>
 class task : public any_task {
-public:
+  public:
     using value_type = T;
 
     task() noexcept = default;
@@ -126,7 +126,7 @@ namespace detail {
 /// executor Asio hands every coroutine (this_coro::executor).
 template <class T>
 class task_allocator {
-public:
+  public:
     using value_type = T;
 
     explicit task_allocator(state_base* task) noexcept : task_(task) {}
@@ -134,9 +134,7 @@ public:
     task_allocator(const task_allocator<U>& other) noexcept : task_(other.task()) {}
 
     T* allocate(std::size_t n) { return boost::asio::recycling_allocator<T>().allocate(n); }
-    void deallocate(T* p, std::size_t n) {
-        boost::asio::recycling_allocator<T>().deallocate(p, n);
-    }
+    void deallocate(T* p, std::size_t n) { boost::asio::recycling_allocator<T>().deallocate(p, n); }
 
     state_base* task() const noexcept { return task_; }
     template <class U>
@@ -144,7 +142,7 @@ public:
         return task_ == o.task();
     }
 
-private:
+  private:
     state_base* task_;
 };
 
@@ -175,9 +173,7 @@ struct task_completion {
             st->finish_value(std::move(value));
         }
     }
-    void operator()(std::exception_ptr e)
-        requires std::is_void_v<T>
-    {
+    void operator()(std::exception_ptr e) requires std::is_void_v<T> {
         (*this)(std::move(e), std::monostate{});
     }
 };
@@ -256,14 +252,13 @@ task<T> spawn_task(loop_core& loop, Body body, std::string name) {
 /// and with it the captures, dangling when the statement ends.
 template <class T>
 task<T> create_task(awaitable<T> aw, std::string name = {}) {
-    return detail::spawn_task<T>(detail::require_running_loop(), std::move(aw),
-                                 std::move(name));
+    return detail::spawn_task<T>(detail::require_running_loop(), std::move(aw), std::move(name));
 }
 
 /// Starts `f()` as a task, keeping the callable `f` (and its captures) alive inside the task
 /// for as long as the task runs (the shape of co_spawn's function overload).
 template <class F>
-    requires std::invocable<F&> && awaitable_type<std::invoke_result_t<F&>>
+requires std::invocable<F&> && awaitable_type<std::invoke_result_t<F&>>
 auto create_task(F f, std::string name = {}) {
     using T = awaitable_value_t<std::invoke_result_t<F&>>;
     return detail::spawn_task<T>(detail::require_running_loop(), std::move(f), std::move(name));
@@ -293,9 +288,8 @@ inline awaitable<any_task> current_task() {
 /// The tasks of the running loop that are not done yet (asyncio.all_tasks).
 inline std::vector<any_task> all_tasks() {
     std::vector<any_task> out;
-    detail::require_running_loop().tasks().for_each([&](detail::state_base& s) {
-        out.emplace_back(detail::ref<detail::state_base>(&s));
-    });
+    detail::require_running_loop().tasks().for_each(
+        [&](detail::state_base& s) { out.emplace_back(detail::ref<detail::state_base>(&s)); });
     return out;
 }
 
