@@ -24,7 +24,7 @@ namespace aio {
 /// boost::system::system_error with asio::error::operation_aborted; use is_cancellation() to
 /// recognise both.
 class cancelled_error {
-  public:
+public:
     cancelled_error() = default;
     explicit cancelled_error(std::string message) : message_(std::move(message)) {}
     virtual ~cancelled_error() = default;
@@ -34,42 +34,42 @@ class cancelled_error {
         return message_.empty() ? "cancelled" : message_.c_str();
     }
 
-  private:
+private:
     std::string message_;
 };
 
 /// What aio::run throws when SIGINT or SIGTERM cancelled the main task and the main task ended
 /// cancelled (asyncio.run raises KeyboardInterrupt in that case). signal() tells which one.
 class interrupted_error : public cancelled_error {
-  public:
+public:
     explicit interrupted_error(int signal_number)
         : cancelled_error("interrupted by signal " + std::to_string(signal_number)),
           signal_(signal_number) {}
 
     int signal() const noexcept { return signal_; }
 
-  private:
+private:
     int signal_;
 };
 
 /// Thrown by wait_for / timeout / timeout_at when the deadline passed and the work ended
 /// cancelled because of it (asyncio.TimeoutError).
 class timeout_error : public std::runtime_error {
-  public:
+public:
     timeout_error() : std::runtime_error("aio: timeout expired") {}
 };
 
 /// Thrown when a task or future is asked for its result before it is done, or a future's result
 /// is set twice (asyncio.InvalidStateError).
 class invalid_state_error : public std::logic_error {
-  public:
+public:
     using std::logic_error::logic_error;
 };
 
 /// Thrown by task_group when one or more of its tasks (or its body) failed: every error, in the
 /// order the group saw them (asyncio's ExceptionGroup).
 class exception_group : public std::exception {
-  public:
+public:
     explicit exception_group(std::vector<std::exception_ptr> errors)
         : errors_(std::move(errors)),
           what_("aio: " + std::to_string(errors_.size()) + " sub-exception(s)") {}
@@ -77,7 +77,7 @@ class exception_group : public std::exception {
     const std::vector<std::exception_ptr>& exceptions() const noexcept { return errors_; }
     const char* what() const noexcept override { return what_.c_str(); }
 
-  private:
+private:
     std::vector<std::exception_ptr> errors_;
     std::string what_;
 };

@@ -46,7 +46,7 @@ struct executor_job {
 /// on; its result is dropped, as asyncio drops the result of a cancelled executor future).
 template <class R>
 class job_waiter final : public waiter {
-  public:
+public:
     explicit job_waiter(executor_job<R>& job) : job_(job) { job_.parked = this; }
     ~job_waiter() { job_.parked = nullptr; }
     void on_cancel() override {
@@ -54,7 +54,7 @@ class job_waiter final : public waiter {
         wake();
     }
 
-  private:
+private:
     executor_job<R>& job_;
 };
 

@@ -24,7 +24,7 @@ namespace aio {
 /// A future that ends with an exception nobody retrieves is reported by the loop.
 template <class T = void>
 class future {
-  public:
+public:
     using value_type = T;
 
     /// A pending future on the running loop. Throws std::logic_error outside a running loop.
@@ -79,7 +79,7 @@ class future {
     /// As a task handle (for gather, wait, shield), the way asyncio's Task is a Future.
     task<T> as_task() const { return task<T>(s_); }
 
-  private:
+private:
     void require_pending() const {
         if (s_->done()) {
             throw invalid_state_error("aio: future is already done");

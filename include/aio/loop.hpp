@@ -21,7 +21,7 @@ namespace aio {
 /// Copyable. Everything but call_soon_threadsafe and is_closed must be called on the loop's
 /// thread. A loop is created and run by aio::run or aio::runner.
 class loop {
-  public:
+public:
     explicit loop(std::shared_ptr<detail::loop_core> core) noexcept : core_(std::move(core)) {}
 
     /// The io_context's executor: construct Asio objects (sockets, timers) with it.
@@ -69,7 +69,7 @@ class loop {
     detail::loop_core& core() const noexcept { return *core_; }
     const std::shared_ptr<detail::loop_core>& shared_core() const noexcept { return core_; }
 
-  private:
+private:
     std::shared_ptr<detail::loop_core> core_;
 };
 

@@ -18,7 +18,7 @@ using result_t = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
 /// exception it ended with (a cancellation included). Mirrors what asyncio puts in the list.
 template <class T>
 class outcome {
-  public:
+public:
     explicit outcome(T value) : v_(std::in_place_index<0>, std::move(value)) {}
     explicit outcome(std::exception_ptr e) : v_(std::in_place_index<1>, std::move(e)) {}
 
@@ -46,7 +46,7 @@ class outcome {
     /// True if the awaitable ended cancelled.
     bool cancelled() const noexcept { return is_cancellation(exception()); }
 
-  private:
+private:
     void rethrow_if_error() const {
         if (!has_value()) {
             std::rethrow_exception(std::get<1>(v_));

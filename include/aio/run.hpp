@@ -38,7 +38,7 @@ struct run_options {
 /// outlive the tasks that existed before them — then waits for executor jobs up to
 /// shutdown_timeout and reports errors no one retrieved.
 class runner {
-  public:
+public:
     explicit runner(run_options options = {})
         : options_(options), ctx_(std::make_unique<boost::asio::io_context>(1)),
           core_(std::make_shared<detail::loop_core>(*ctx_)) {}
@@ -99,7 +99,7 @@ class runner {
         core_->detach_all();
     }
 
-  private:
+private:
     /// Sets this thread's running loop for the scope.
     struct running_scope {
         explicit running_scope(detail::loop_core& core) : previous(detail::running_loop) {
@@ -113,8 +113,9 @@ class runner {
 
     template <class T, class Start>
     T run_task(Start start) {
-        if (closed_) {
-            throw std::logic_error("aio: the runner is closed");
+        if (closed_ || hard_stopped_) {
+            throw std::logic_error(closed_ ? "aio: the runner is closed"
+                                           : "aio: the runner was stopped by a second signal");
         }
         if (detail::running_loop != nullptr) {
             throw std::logic_error("aio: run() called while a loop runs on this thread");

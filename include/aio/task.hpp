@@ -30,7 +30,7 @@ using callback_id = std::uint64_t;
 /// A handle to a task of any result type (what current_task() and all_tasks() return).
 /// Copyable; copies refer to the same task. Loop-affine: use it on the loop's thread only.
 class any_task {
-  public:
+public:
     any_task() noexcept = default;
 
     /// Requests cancellation (asyncio Task.cancel). Returns false if the task is already done.
@@ -79,7 +79,7 @@ class any_task {
     detail::state_base& state() const noexcept { return *s_; }
     explicit any_task(detail::ref<detail::state_base> s) noexcept : s_(std::move(s)) {}
 
-  protected:
+protected:
     detail::ref<detail::state_base> s_;
 };
 
@@ -93,7 +93,7 @@ class any_task {
 /// operations and cannot carry (exception_ptr, T) on its direct path (ASIO_NOTES 9-10).
 template <class T = void>
 class task : public any_task {
-  public:
+public:
     using value_type = T;
 
     task() noexcept = default;
@@ -126,7 +126,7 @@ namespace detail {
 /// executor Asio hands every coroutine (this_coro::executor).
 template <class T>
 class task_allocator {
-  public:
+public:
     using value_type = T;
 
     explicit task_allocator(state_base* task) noexcept : task_(task) {}
@@ -142,7 +142,7 @@ class task_allocator {
         return task_ == o.task();
     }
 
-  private:
+private:
     state_base* task_;
 };
 

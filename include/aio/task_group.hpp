@@ -35,7 +35,7 @@ namespace aio {
 /// cancelled from outside, the group's tasks are cancelled and waited for, and the
 /// cancellation propagates. Loop-affine; not copyable or movable (its tasks point at it).
 class task_group {
-  public:
+public:
     task_group() = default;
     task_group(const task_group&) = delete;
     task_group& operator=(const task_group&) = delete;
@@ -105,7 +105,7 @@ class task_group {
     /// The number of tasks of the group still running.
     std::size_t size() const noexcept { return members_.size(); }
 
-  private:
+private:
     struct member;
 
     /// Watches one task of the group.
@@ -122,7 +122,7 @@ class task_group {
 
     /// Parks exit; cancelling it cancels the group's tasks and keeps waiting for them.
     class exit_waiter final : public detail::waiter {
-      public:
+    public:
         explicit exit_waiter(task_group& g) : group_(g) {}
         void on_cancel() override {
             group_.abort();
@@ -131,7 +131,7 @@ class task_group {
             }
         }
 
-      private:
+    private:
         task_group& group_;
     };
 

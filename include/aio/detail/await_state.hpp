@@ -16,7 +16,7 @@ enum class cancel_policy { cancel_awaited, stop_waiting };
 
 /// Parks an await on a state: woken when the state is done.
 class state_waiter final : public done_waiter, public waiter {
-  public:
+public:
     state_waiter(state_base& s, cancel_policy policy) noexcept : state_(s), policy_(policy) {}
 
     void on_done(state_base&) override { wake(); }
@@ -32,7 +32,7 @@ class state_waiter final : public done_waiter, public waiter {
         }
     }
 
-  private:
+private:
     state_base& state_;
     cancel_policy policy_;
 };
@@ -69,7 +69,7 @@ awaitable<T> await_value(ref<state<T>> s, cancel_policy policy) {
 
 /// A done callback: posts fn to the loop when the state finishes, then frees itself.
 class callback_node final : public done_waiter {
-  public:
+public:
     callback_node(std::function<void()> fn, std::uint64_t id) : fn_(std::move(fn)) {
         callback_id_ = id;
     }
@@ -94,7 +94,7 @@ class callback_node final : public done_waiter {
         });
     }
 
-  private:
+private:
     std::function<void()> fn_;
 };
 

@@ -21,7 +21,7 @@ namespace aio::detail {
 /// `failure_includes_cancel`); otherwise when `first_done` and one child is done; otherwise
 /// when all are done. Lives in the awaiting coroutine's frame.
 class child_group final : public waiter {
-  public:
+public:
     struct options {
         bool stop_on_failure = false;
         bool failure_includes_cancel = false;
@@ -85,7 +85,7 @@ class child_group final : public waiter {
         }
     }
 
-  private:
+private:
     struct member final : done_waiter {
         child_group* group = nullptr;
         state_base* child = nullptr;
@@ -139,7 +139,7 @@ inline awaitable<void> park(child_group& g) {
 /// pending handler may outlive the group (it runs with operation_aborted), so it only holds a
 /// shared link that the destructor cuts.
 class deadline {
-  public:
+public:
     deadline(loop_core& loop, std::chrono::steady_clock::time_point when, child_group& g,
              bool cancel_children)
         : timer_(loop.executor(), when), link_(std::make_shared<child_group*>(&g)) {
@@ -156,7 +156,7 @@ class deadline {
         timer_.cancel();
     }
 
-  private:
+private:
     boost::asio::steady_timer timer_;
     std::shared_ptr<child_group*> link_;
 };

@@ -36,14 +36,14 @@ class state_base;
 /// Told, on the loop and synchronously, when a task or future finishes. Implementations only
 /// record or post: they never resume a coroutine inline.
 class done_waiter : public list_hook {
-  public:
+public:
     virtual void on_done(state_base& finished) = 0;
     /// Frees a node that owns itself (a done callback) when it is removed unrun.
     virtual void dispose() noexcept {}
     /// Non-zero for callbacks added by add_done_callback (the id remove_done_callback takes).
     std::uint64_t callback_id_ = 0;
 
-  protected:
+protected:
     ~done_waiter() = default;
 };
 
@@ -51,7 +51,7 @@ class done_waiter : public list_hook {
 /// for to_thread, and the reporter of lost errors. Owned by aio::runner; shared (through
 /// aio::loop handles) so that other threads can still ask whether it is open.
 class loop_core : public std::enable_shared_from_this<loop_core> {
-  public:
+public:
     explicit loop_core(boost::asio::io_context& ctx) : ctx_(&ctx), open_ctx_(&ctx) {}
     loop_core(const loop_core&) = delete;
     loop_core& operator=(const loop_core&) = delete;
@@ -162,7 +162,7 @@ class loop_core : public std::enable_shared_from_this<loop_core> {
     bool has_signal_handler(int signum) const { return signal_handlers_.count(signum) > 0; }
     void clear_signal_handlers() { signal_handlers_.clear(); }
 
-  private:
+private:
     /// One signal's set and handler. The pending wait holds only a weak link (`alive`), as the
     /// entry may be removed while the wait is queued.
     struct signal_entry {
@@ -214,7 +214,7 @@ enum class status : std::uint8_t { pending, value, error, cancelled };
 /// What task<T> and future<T> share: status, exception, waiters, reference count, and for
 /// tasks the cancellation signal bound to the coroutine and a name. Loop-affine.
 class state_base : public list_hook {
-  public:
+public:
     state_base(loop_core* loop, bool is_task) noexcept : loop_(loop), is_task_(is_task) {}
     state_base(const state_base&) = delete;
     state_base& operator=(const state_base&) = delete;
@@ -354,7 +354,7 @@ class state_base : public list_hook {
         loop_ = nullptr;
     }
 
-  protected:
+protected:
     virtual ~state_base() {
         while (done_waiter* w = waiters_.pop_front()) {
             w->dispose();
@@ -370,7 +370,7 @@ class state_base : public list_hook {
         notify_done();
     }
 
-  private:
+private:
     void report_unretrieved_now() noexcept {
         unlink();
         loop_->report({is_task_ ? "Task exception was never retrieved"
@@ -396,7 +396,7 @@ class state_base : public list_hook {
 /// state_base plus the value.
 template <class T>
 class state final : public state_base {
-  public:
+public:
     using value_type = result_t<T>;
     using state_base::state_base;
 
@@ -423,7 +423,7 @@ class state final : public state_base {
         return *value_;
     }
 
-  private:
+private:
     std::optional<value_type> value_;
 };
 
@@ -451,7 +451,7 @@ inline void loop_core::detach_all() noexcept {
 /// An owning pointer to a state (intrusive count; loop-affine).
 template <class S>
 class ref {
-  public:
+public:
     ref() noexcept = default;
     /// Adopts one reference already counted for it.
     static ref adopt(S* p) noexcept {
@@ -484,7 +484,7 @@ class ref {
     explicit operator bool() const noexcept { return p_ != nullptr; }
     S* release() noexcept { return std::exchange(p_, nullptr); }
 
-  private:
+private:
     S* p_ = nullptr;
 };
 

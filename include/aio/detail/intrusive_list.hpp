@@ -32,7 +32,7 @@ struct list_hook {
 /// Erasing is done by the node itself (list_hook::unlink), so the list keeps no count.
 template <class T>
 class intrusive_list {
-  public:
+public:
     intrusive_list() noexcept { head_.prev_ = head_.next_ = &head_; }
     intrusive_list(const intrusive_list&) = delete;
     intrusive_list& operator=(const intrusive_list&) = delete;
@@ -80,7 +80,7 @@ class intrusive_list {
         return count;
     }
 
-  private:
+private:
     list_hook head_;
 };
 

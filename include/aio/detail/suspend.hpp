@@ -18,11 +18,11 @@ namespace aio::detail {
 
 /// A suspended coroutine, type-erased: resume() hands it back to its executor.
 class suspension {
-  public:
+public:
     /// Schedules the coroutine to continue (posted, never inline: ASIO_NOTES 3). Consumes *this.
     virtual void resume() = 0;
 
-  protected:
+protected:
     ~suspension() = default;
 };
 
@@ -30,7 +30,7 @@ class suspension {
 /// wake() resumes it; on_cancel() is called (on the loop, synchronously inside task::cancel)
 /// when the awaiting task is cancelled while parked here.
 class waiter {
-  public:
+public:
     waiter() = default;
     waiter(const waiter&) = delete;
     waiter& operator=(const waiter&) = delete;
@@ -48,10 +48,10 @@ class waiter {
     /// finds the task's cancellation recorded and throws cancelled_error (see check_cancelled).
     virtual void on_cancel() { wake(); }
 
-  protected:
+protected:
     ~waiter() = default;
 
-  private:
+private:
     template <class Handler>
     friend class suspension_op;
     friend struct suspend_initiation;
@@ -60,7 +60,7 @@ class waiter {
 
 template <class Handler>
 class suspension_op final : public suspension {
-  public:
+public:
     using allocator_type = boost::asio::recycling_allocator<suspension_op>;
 
     explicit suspension_op(Handler h) : handler_(std::move(h)) {}
@@ -77,7 +77,7 @@ class suspension_op final : public suspension {
         boost::asio::post(std::move(h));
     }
 
-  private:
+private:
     Handler handler_;
 };
 
