@@ -98,11 +98,7 @@ auto ensure_tasks(R&& range) {
         tasks.reserve(std::ranges::size(range));
     }
     for (auto&& item : range) {
-        if constexpr (std::is_same_v<std::remove_cvref_t<decltype(item)>, awaitable<T>>) {
-            tasks.push_back(create_task(std::move(item)));
-        } else {
-            tasks.push_back(ensure_task(item));
-        }
+        tasks.push_back(ensure_task(std::move(item))); // the range is gather's own copy
     }
     return tasks;
 }

@@ -96,6 +96,7 @@ public:
         signals_.reset();
         core_->clear_signal_handlers();
         ctx_.reset(); // destroys what is still queued, and coroutines that never finished
+        core_->discard_queued();
         core_->detach_all();
     }
 

@@ -16,6 +16,7 @@
 #include <concepts>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -222,21 +223,34 @@ void start_task(ref<state<T>> running, Body body) {
     }
 }
 
+/// A task's state, holding its body until the loop starts it.
+template <class T, class Body>
+class task_state final : public state<T> {
+public:
+    task_state(loop_core& loop, Body body) : state<T>(&loop, true), body_(std::move(body)) {}
+
+    void start() override {
+        Body body = std::move(*body_);
+        body_.reset();
+        start_task<T>(ref<state<T>>::adopt(this), std::move(body));
+    }
+
+private:
+    std::optional<Body> body_;
+};
+
 /// Schedules `body` (an awaitable<T>, or a callable returning one) as a task on `loop`. As in
-/// asyncio, the first step is posted: the body starts once the caller yields to the loop.
+/// asyncio, the first step is queued: the body starts once the caller yields to the loop.
 template <class T, class Body>
 task<T> spawn_task(loop_core& loop, Body body, std::string name) {
-    auto* st = new state<T>(&loop, true);
+    auto* st = new task_state<T, Body>(loop, std::move(body));
     st->set_id(loop.next_task_id());
     if (!name.empty()) {
         st->set_name(std::move(name));
     }
     loop.tasks().push_back(*st);
     task<T> handle(ref<state<T>>{st});
-    boost::asio::post(loop.executor(),
-                      [running = ref<state<T>>::adopt(st), body = std::move(body)]() mutable {
-                          start_task<T>(std::move(running), std::move(body));
-                      });
+    loop.schedule_start(*st); // the queue owns the reference `st` was created with
     return handle;
 }
 

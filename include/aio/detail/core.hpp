@@ -151,6 +151,16 @@ public:
     /// Detaches the states still linked to this loop (their loop is going away).
     void detach_all() noexcept;
 
+    // --- task starts (loop thread only) ---
+    /// Queues a new task's first step. One posted handler starts every task queued before it
+    /// runs (asyncio's call_soon order among tasks, one trip through the io_context per batch
+    /// instead of one per task). The queue owns the task's "running" reference.
+    void schedule_start(state_base& s);
+    /// Starts the tasks queued so far; tasks they create wait for the next batch.
+    void start_queued();
+    /// Drops queued starts that will never run (the loop is closing).
+    void discard_queued() noexcept;
+
     // --- signal handlers (loop thread only) ---
     /// Runs fn on the loop each time signal `signum` arrives; replaces an earlier handler.
     void add_signal_handler(int signum, std::function<void()> fn) {
@@ -197,6 +207,9 @@ private:
     std::size_t jobs_ = 0;
     std::condition_variable jobs_cv_;
     std::unique_ptr<boost::asio::thread_pool> pool_;
+    state_base* start_head_ = nullptr;
+    state_base* start_tail_ = nullptr;
+    bool start_posted_ = false;
 };
 
 /// The loop whose runner is running on this thread (asyncio's running loop), or nullptr.
@@ -348,6 +361,9 @@ public:
         }
     }
 
+    /// Runs a scheduled task's first step (tasks override it). Called once, by the loop.
+    virtual void start() {}
+
     /// The loop is going away: forget it (no more reports through it).
     void detach() noexcept {
         unlink();
@@ -378,6 +394,7 @@ private:
                        exception_, name()});
     }
     friend class loop_core;
+    state_base* next_start_ = nullptr;
 
     std::uint32_t refs_ = 1;
     status st_ = status::pending;
@@ -395,7 +412,7 @@ private:
 
 /// state_base plus the value.
 template <class T>
-class state final : public state_base {
+class state : public state_base {
 public:
     using value_type = result_t<T>;
     using state_base::state_base;
@@ -438,6 +455,41 @@ inline void loop_core::report_unretrieved() noexcept {
                 s->exception_, s->name()});
         s->retrieved_ = true;
         s->loop_ = nullptr;
+    }
+}
+
+inline void loop_core::schedule_start(state_base& s) {
+    if (start_tail_ != nullptr) {
+        start_tail_->next_start_ = &s;
+    } else {
+        start_head_ = &s;
+    }
+    start_tail_ = &s;
+    if (!start_posted_) {
+        start_posted_ = true;
+        boost::asio::post(*ctx_, [this] { start_queued(); });
+    }
+}
+
+inline void loop_core::start_queued() {
+    start_posted_ = false;
+    state_base* next = std::exchange(start_head_, nullptr);
+    start_tail_ = nullptr;
+    while (next != nullptr) {
+        state_base* s = next;
+        next = std::exchange(s->next_start_, nullptr);
+        s->start();
+    }
+}
+
+inline void loop_core::discard_queued() noexcept {
+    start_posted_ = false;
+    state_base* next = std::exchange(start_head_, nullptr);
+    start_tail_ = nullptr;
+    while (next != nullptr) {
+        state_base* s = next;
+        next = std::exchange(s->next_start_, nullptr);
+        s->release();
     }
 }
 
