@@ -28,6 +28,7 @@
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 namespace aio::detail {
 
@@ -144,7 +145,8 @@ public:
             pool_->join();
             pool_.reset();
         } else {
-            pool_.release()->stop();
+            pool_->stop();
+            abandon(pool_.release());
         }
     }
 
@@ -173,6 +175,15 @@ public:
     void clear_signal_handlers() { signal_handlers_.clear(); }
 
 private:
+    /// Pools left running after a timed-out shutdown. Never destroyed: destroying one would
+    /// join it, blocking until its job returns; kept reachable so nothing counts as leaked.
+    static void abandon(boost::asio::thread_pool* pool) {
+        static std::mutex mutex;
+        static auto* pools = new std::vector<boost::asio::thread_pool*>();
+        std::lock_guard lock(mutex);
+        pools->push_back(pool);
+    }
+
     /// One signal's set and handler. The pending wait holds only a weak link (`alive`), as the
     /// entry may be removed while the wait is queued.
     struct signal_entry {
