@@ -389,12 +389,14 @@ protected:
     }
 
     void finish(status s) {
+        add_ref(); // a waiter told of the end may drop the last other reference
         st_ = s;
         unlink(); // from the loop's pending tasks
         if (s == status::error && !retrieved_ && loop_ != nullptr) {
             loop_->add_unretrieved(*this);
         }
         notify_done();
+        release();
     }
 
 private:
