@@ -41,7 +41,9 @@ aio::awaitable<int> step(aio::future<void> gate, std::optional<aio::future<void>
     co_return value;
 }
 
-aio::awaitable<int> value_now(int value) { co_return value; }
+aio::awaitable<int> value_now(int value) {
+    co_return value;
+}
 
 aio::awaitable<int> value_after(aio::future<void> gate, int value) {
     co_await gate();
@@ -114,8 +116,9 @@ TEST_CASE("gather returns results in argument order when children finish in reve
         aio::future<void> second;
         aio::future<void> third;
         third.set_result();
-        results = co_await aio::gather(step(first, std::nullopt, 1, order),
-                                       step(second, first, 2, order), step(third, second, 3, order));
+        results =
+            co_await aio::gather(step(first, std::nullopt, 1, order), step(second, first, 2, order),
+                                 step(third, second, 3, order));
     });
     CHECK(order == std::vector<int>{3, 2, 1});
     CHECK(results == std::make_tuple(1, 2, 3));
@@ -188,9 +191,8 @@ TEST_CASE("cancelling the task awaiting gather cancels every child and waits for
         aio::future<void> in_cleanup;
         auto gatherer = aio::create_task([&]() -> aio::awaitable<void> {
             try {
-                co_await aio::gather(
-                    cancellable_child(started_1, p, std::nullopt, std::nullopt),
-                    cancellable_child(started_2, p, cleanup_gate, in_cleanup));
+                co_await aio::gather(cancellable_child(started_1, p, std::nullopt, std::nullopt),
+                                     cancellable_child(started_2, p, cleanup_gate, in_cleanup));
             } catch (const aio::cancelled_error&) {
                 gather_threw_cancelled = true;
                 ended_when_gather_threw = p.ended;

@@ -1,0 +1,374 @@
+// Tests of aio/task_group.hpp: task_group, used through aio::with.
+#include "support.hpp"
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <exception>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+using namespace std::chrono_literals;
+
+namespace {
+
+template <class E>
+bool holds(const std::exception_ptr& e) {
+    try {
+        std::rethrow_exception(e);
+    } catch (const E&) {
+        return true;
+    } catch (...) {
+        return false;
+    }
+}
+
+aio::awaitable<void> record_now(std::vector<int>& out, int value) {
+    out.push_back(value);
+    co_return;
+}
+
+aio::awaitable<void> record_after(aio::future<void> gate, std::vector<int>& out, int value) {
+    co_await gate();
+    out.push_back(value);
+}
+
+aio::awaitable<void> open_after_yields(aio::future<void> gate, std::vector<int>& out, int value) {
+    co_await aio::sleep(0s);
+    co_await aio::sleep(0s);
+    out.push_back(value);
+    gate.set_result();
+}
+
+aio::awaitable<void> fail_after_yield(std::string what) {
+    co_await aio::sleep(0s);
+    throw std::runtime_error(what);
+}
+
+struct probe {
+    int observed = 0;
+    int ended = 0;
+};
+
+/// Signals `started` (if given), sleeps; on cancellation records it, awaits two cleanup steps,
+/// records its end and rethrows.
+aio::awaitable<void> cleanup_child(std::optional<aio::future<void>> started, probe& p) {
+    if (started) {
+        started->set_result();
+    }
+    std::exception_ptr cancel;
+    try {
+        co_await aio::sleep(1h);
+    } catch (const aio::cancelled_error&) {
+        ++p.observed;
+        cancel = std::current_exception();
+    }
+    co_await aio::sleep(0s);
+    co_await aio::sleep(0s);
+    ++p.ended;
+    if (cancel) {
+        std::rethrow_exception(cancel);
+    }
+}
+
+/// Sleeps; when cancelled, fails with std::logic_error(what) instead.
+aio::awaitable<void> fail_when_cancelled(std::string what) {
+    bool cancelled = false;
+    try {
+        co_await aio::sleep(1h);
+    } catch (const aio::cancelled_error&) {
+        cancelled = true;
+    }
+    if (cancelled) {
+        throw std::logic_error(what);
+    }
+}
+
+} // namespace
+
+TEST_CASE("task_group exit returns normally when every task completes") {
+    std::vector<int> values;
+    int body_value = 0;
+    std::size_t size_after = 99;
+    bool all_done = false;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        aio::future<void> gate;
+        std::vector<aio::task<void>> tasks;
+        aio::task_group tg;
+        body_value = co_await aio::with(tg, [&](aio::task_group& g) -> aio::awaitable<int> {
+            tasks.push_back(g.create_task(record_after(gate, values, 1)));
+            tasks.push_back(g.create_task(record_now(values, 2)));
+            tasks.push_back(g.create_task(open_after_yields(gate, values, 3)));
+            co_return 7;
+        });
+        size_after = tg.size();
+        all_done = tasks[0].done() && tasks[1].done() && tasks[2].done();
+    });
+    CHECK(values == std::vector<int>{2, 3, 1});
+    CHECK(body_value == 7);
+    CHECK(size_after == 0);
+    CHECK(all_done);
+}
+
+TEST_CASE("task_group first failure cancels the siblings and the body and gathers every error") {
+    aio_test::report_log log;
+    probe siblings;
+    bool body_cancelled = false;
+    bool got_group = false;
+    bool other = false;
+    std::vector<std::exception_ptr> errors;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        log.install(aio::get_running_loop());
+        aio::task_group tg;
+        try {
+            co_await aio::with(tg, [&](aio::task_group& g) -> aio::awaitable<void> {
+                g.create_task(cleanup_child(std::nullopt, siblings));
+                g.create_task(cleanup_child(std::nullopt, siblings));
+                g.create_task(fail_when_cancelled("second"));
+                g.create_task(fail_after_yield("first"));
+                try {
+                    co_await aio::sleep(1h);
+                } catch (const aio::cancelled_error&) {
+                    body_cancelled = true;
+                    throw;
+                }
+            });
+        } catch (const aio::exception_group& eg) {
+            got_group = true;
+            errors = eg.exceptions();
+        } catch (...) {
+            other = true;
+        }
+    });
+    CHECK(got_group);
+    CHECK_FALSE(other);
+    CHECK(body_cancelled);
+    CHECK(siblings.observed == 2);
+    CHECK(siblings.ended == 2);
+    REQUIRE(errors.size() == 2);
+    CHECK(holds<std::runtime_error>(errors[0]));
+    CHECK(aio::describe(errors[0]) == "first");
+    CHECK(holds<std::logic_error>(errors[1]));
+    CHECK(aio::describe(errors[1]) == "second");
+    CHECK(log.entries.empty());
+}
+
+TEST_CASE("task_group lets no task outlive it") {
+    probe p;
+    int ended_when_with_returned = -1;
+    std::size_t size_when_with_returned = 99;
+    bool cleaner_cancelled = false;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        aio::task_group tg;
+        aio::task<void> cleaner;
+        try {
+            co_await aio::with(tg, [&](aio::task_group& g) -> aio::awaitable<void> {
+                cleaner = g.create_task(cleanup_child(std::nullopt, p));
+                g.create_task(fail_after_yield("failure"));
+                co_return;
+            });
+        } catch (const aio::exception_group&) {
+        }
+        ended_when_with_returned = p.ended;
+        size_when_with_returned = tg.size();
+        cleaner_cancelled = cleaner.done() && cleaner.cancelled();
+    });
+    CHECK(ended_when_with_returned == 1);
+    CHECK(size_when_with_returned == 0);
+    CHECK(cleaner_cancelled);
+}
+
+TEST_CASE("task_group body exception cancels the tasks and appears in the exception_group") {
+    probe p;
+    bool got_group = false;
+    std::vector<std::exception_ptr> errors;
+    bool child_cancelled = false;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        aio::future<void> started;
+        aio::task<void> child;
+        aio::task_group tg;
+        try {
+            co_await aio::with(tg, [&](aio::task_group& g) -> aio::awaitable<void> {
+                child = g.create_task(cleanup_child(started, p));
+                co_await started();
+                throw std::runtime_error("body failed");
+            });
+        } catch (const aio::exception_group& eg) {
+            got_group = true;
+            errors = eg.exceptions();
+        }
+        child_cancelled = child.cancelled();
+    });
+    CHECK(got_group);
+    REQUIRE(errors.size() == 1);
+    CHECK(holds<std::runtime_error>(errors[0]));
+    CHECK(aio::describe(errors[0]) == "body failed");
+    CHECK(p.observed == 1);
+    CHECK(p.ended == 1);
+    CHECK(child_cancelled);
+}
+
+TEST_CASE("cancelling the task running a task_group body cancels and awaits the tasks") {
+    probe p;
+    bool outer_saw_cancelled = false;
+    bool outer_saw_group = false;
+    int ended_at_cancel = -1;
+    bool main_saw_cancelled = false;
+    bool outer_cancelled = false;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        aio::future<void> started_1;
+        aio::future<void> started_2;
+        auto outer = aio::create_task([&]() -> aio::awaitable<void> {
+            aio::task_group tg;
+            try {
+                co_await aio::with(tg, [&](aio::task_group& g) -> aio::awaitable<void> {
+                    g.create_task(cleanup_child(started_1, p));
+                    g.create_task(cleanup_child(started_2, p));
+                    co_await aio::sleep(1h);
+                });
+            } catch (const aio::cancelled_error&) {
+                outer_saw_cancelled = true;
+                ended_at_cancel = p.ended;
+                throw;
+            } catch (const aio::exception_group&) {
+                outer_saw_group = true;
+            }
+        });
+        co_await started_1();
+        co_await started_2();
+        outer.cancel();
+        try {
+            co_await outer();
+        } catch (const aio::cancelled_error&) {
+            main_saw_cancelled = true;
+        }
+        outer_cancelled = outer.cancelled();
+    });
+    CHECK(outer_saw_cancelled);
+    CHECK_FALSE(outer_saw_group);
+    CHECK(ended_at_cancel == 2);
+    CHECK(p.observed == 2);
+    CHECK(main_saw_cancelled);
+    CHECK(outer_cancelled);
+}
+
+TEST_CASE("cancelling the task while task_group exit waits cancels and awaits the tasks") {
+    probe p;
+    bool outer_saw_cancelled = false;
+    bool outer_saw_group = false;
+    bool body_finished = false;
+    int ended_at_cancel = -1;
+    bool outer_cancelled = false;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        aio::future<void> started_1;
+        aio::future<void> started_2;
+        auto outer = aio::create_task([&]() -> aio::awaitable<void> {
+            aio::task_group tg;
+            try {
+                co_await aio::with(tg, [&](aio::task_group& g) -> aio::awaitable<void> {
+                    g.create_task(cleanup_child(started_1, p));
+                    g.create_task(cleanup_child(started_2, p));
+                    body_finished = true;
+                    co_return;
+                });
+            } catch (const aio::cancelled_error&) {
+                outer_saw_cancelled = true;
+                ended_at_cancel = p.ended;
+                throw;
+            } catch (const aio::exception_group&) {
+                outer_saw_group = true;
+            }
+        });
+        co_await started_1();
+        co_await started_2();
+        outer.cancel();
+        co_await outer.wait_done();
+        outer_cancelled = outer.cancelled();
+    });
+    CHECK(body_finished);
+    CHECK(outer_saw_cancelled);
+    CHECK_FALSE(outer_saw_group);
+    CHECK(ended_at_cancel == 2);
+    CHECK(p.observed == 2);
+    CHECK(outer_cancelled);
+}
+
+TEST_CASE("task_group create_task after the group finished throws logic_error") {
+    bool threw = false;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        std::vector<int> values;
+        aio::task_group tg;
+        co_await aio::with(tg, [&](aio::task_group& g) -> aio::awaitable<void> {
+            g.create_task(record_now(values, 1));
+            co_return;
+        });
+        try {
+            tg.create_task(record_now(values, 2));
+        } catch (const std::logic_error&) {
+            threw = true;
+        }
+        co_await aio::sleep(0s);
+        CHECK(values == std::vector<int>{1});
+    });
+    CHECK(threw);
+}
+
+TEST_CASE("task_group create_task while the group shuts down after a failure throws "
+          "logic_error") {
+    bool threw = false;
+    bool got_group = false;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        std::vector<int> values;
+        aio::task_group tg;
+        try {
+            co_await aio::with(tg, [&](aio::task_group& g) -> aio::awaitable<void> {
+                g.create_task(fail_after_yield("failure"));
+                std::exception_ptr cancel;
+                try {
+                    co_await aio::sleep(1h);
+                } catch (const aio::cancelled_error&) {
+                    cancel = std::current_exception();
+                }
+                try {
+                    g.create_task(record_now(values, 1));
+                } catch (const std::logic_error&) {
+                    threw = true;
+                }
+                if (cancel) {
+                    std::rethrow_exception(cancel);
+                }
+            });
+        } catch (const aio::exception_group&) {
+            got_group = true;
+        }
+        co_await aio::sleep(0s);
+        CHECK(values.empty());
+    });
+    CHECK(threw);
+    CHECK(got_group);
+}
+
+TEST_CASE("task_group failure does not leave the parent task cancelled") {
+    bool got_group = false;
+    bool awaited_after = false;
+    unsigned cancelling = 99;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        aio::task_group tg;
+        try {
+            co_await aio::with(tg, [&](aio::task_group& g) -> aio::awaitable<void> {
+                g.create_task(fail_after_yield("failure"));
+                co_await aio::sleep(1h);
+            });
+        } catch (const aio::exception_group&) {
+            got_group = true;
+        }
+        co_await aio::sleep(0s);
+        awaited_after = true;
+        cancelling = (co_await aio::current_task()).cancelling();
+    });
+    CHECK(got_group);
+    CHECK(awaited_after);
+    CHECK(cancelling == 0);
+}
