@@ -28,24 +28,25 @@ public:
     boost::asio::io_context::executor_type get_executor() const { return core_->executor(); }
     boost::asio::io_context& context() const { return core_->context(); }
 
-    /// Runs fn on the loop soon, after what is already queued (asyncio call_soon).
+    /// Runs fn on the loop soon, after what is already queued (asyncio call_soon). An exception
+    /// fn throws is reported through the exception handler; the loop goes on.
     template <class F>
     void call_soon(F&& fn) const {
-        boost::asio::post(core_->context(), std::forward<F>(fn));
+        boost::asio::post(core_->context(), detail::reporting(*core_, std::forward<F>(fn)));
     }
 
-    /// From any thread: runs fn on the loop soon (asyncio call_soon_threadsafe).
-    /// Throws std::runtime_error if the loop is closed (fn is then not run).
+    /// From any thread: runs fn on the loop soon (asyncio call_soon_threadsafe); an exception
+    /// it throws is reported. Throws std::runtime_error if the loop is closed (fn is not run).
     template <class F>
     void call_soon_threadsafe(F&& fn) const {
-        if (!core_->post_threadsafe(std::forward<F>(fn))) {
+        if (!core_->post_threadsafe(detail::reporting(*core_, std::forward<F>(fn)))) {
             throw std::runtime_error("aio: the loop is closed");
         }
     }
 
     /// Runs fn on the loop (not in signal context) each time `signum` arrives; replaces an
-    /// earlier handler for it. While set for SIGINT or SIGTERM it also replaces run's default
-    /// handling (cancelling main) of that signal.
+    /// earlier handler for it. An exception fn throws is reported; the handler stays. While set for
+    /// SIGINT or SIGTERM it also replaces run's default handling (cancelling main) of that signal.
     void add_signal_handler(int signum, std::function<void()> fn) const {
         core_->add_signal_handler(signum, std::move(fn));
     }

@@ -16,6 +16,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 namespace aio {
@@ -140,7 +141,11 @@ private:
             main.exception(); // retrieved: reported through the exception run throws
             throw interrupted_error(interrupt_signal_);
         }
-        return main.result();
+        if constexpr (std::is_void_v<T>) {
+            main.result();
+        } else {
+            return main.typed()->take(); // moves a move-only result out
+        }
     }
 
     void arm_signals() {
@@ -170,29 +175,27 @@ private:
     }
 
     /// Cancels every pending task and runs the loop until none is left. Tasks created while
-    /// this runs are cancelled in turn once the rescan finds them (only when new ones appeared).
+    /// the cancelled ones wind down (say, awaited by a cancellation handler) run normally;
+    /// once every task of a round has ended, the tasks still pending form the next round.
     void cancel_remaining_tasks() {
         ctx_->restart();
-        std::uint64_t scanned_up_to = 0;
-        for (;;) {
-            std::uint64_t newest = core_->peek_next_task_id();
-            if (newest != scanned_up_to) {
-                scanned_up_to = newest;
+        while (!core_->tasks().empty() && !hard_stopped_) {
+            if (core_->shutdown_pending() == 0) {
                 core_->tasks().for_each([](detail::state_base& s) {
-                    if (!s.shutdown_cancelled()) {
-                        s.mark_shutdown_cancelled();
-                        s.cancel();
-                    }
+                    s.mark_shutdown_cancelled();
+                    s.cancel();
                 });
             }
-            if (core_->tasks().empty() || hard_stopped_) {
-                break;
-            }
-            if (ctx_->run_one() == 0 && !hard_stopped_) {
-                core_->report({std::to_string(core_->tasks().size()) +
-                                   " task(s) could not finish after being cancelled",
-                               nullptr,
-                               {}});
+            // Each running task holds work on the io_context, so this returns 0 only if the
+            // loop was stopped (a second signal, or a stop() from user code).
+            if (ctx_->run_one() == 0) {
+                if (!hard_stopped_) {
+                    core_->report({std::to_string(core_->tasks().size()) +
+                                       " task(s) still pending: the loop was stopped during "
+                                       "shutdown",
+                                   nullptr,
+                                   {}});
+                }
                 break;
             }
         }

@@ -35,10 +35,12 @@ public:
     any_task() noexcept = default;
 
     /// Requests cancellation (asyncio Task.cancel). Returns false if the task is already done.
-    /// The task sees cancelled_error at the await it is parked on (aio awaits) or
-    /// system_error(operation_aborted) from a raw Asio operation, or at its next await if it
-    /// is not parked. It may catch it, clean up and rethrow; a task that lets it propagate
-    /// ends cancelled.
+    /// A task parked in an aio await (sleep, a task, a future, gather, ...) gets cancelled_error
+    /// there, once: it may catch it, await cleanup and rethrow. A task parked in a raw Asio
+    /// operation gets that operation's system_error(operation_aborted), and a task not parked
+    /// at all gets it at its next await; then Asio keeps the cancellation pending (every
+    /// await throws again) until the task calls `co_await aio::uncancel()` or leaves through
+    /// aio::finally / aio::with. A task that lets either propagate ends cancelled.
     bool cancel() { return s_->cancel(); }
     /// True once the task has ended cancelled.
     bool cancelled() const noexcept { return s_->is_cancelled(); }
@@ -257,8 +259,11 @@ task<T> spawn_task(loop_core& loop, Body body, std::string name) {
 } // namespace detail
 
 /// Makes `aw` a task on the running loop (asyncio.create_task) and returns its handle. The
-/// task is scheduled at once: its body starts when the caller next yields to the loop (the
-/// first step is posted, as asyncio's call_soon). The loop keeps the task alive until done.
+/// task is scheduled at once: its body starts when the caller next yields to the loop. Tasks
+/// start in the order they were created, in batches: one handler posted to the loop starts all
+/// tasks created before it runs (asyncio posts one callback per task, so a call_soon made
+/// between two create_task calls may run after both tasks here). The loop keeps the task alive
+/// until done.
 /// Throws std::logic_error outside a running loop.
 ///
 /// A coroutine lambda with captures must be passed as the callable (the overload below), not

@@ -65,7 +65,8 @@ public:
     // --- tasks (loop thread only) ---
     intrusive_list<state_base>& tasks() noexcept { return tasks_; }
     std::uint64_t next_task_id() noexcept { return next_task_id_++; }
-    std::uint64_t peek_next_task_id() const noexcept { return next_task_id_; }
+    /// Tasks that shutdown cancelled and that have not ended yet.
+    std::size_t shutdown_pending() const noexcept { return shutdown_pending_; }
     void add_unretrieved(state_base& s) noexcept;
 
     // --- reporting (loop thread only) ---
@@ -166,7 +167,7 @@ public:
     // --- signal handlers (loop thread only) ---
     /// Runs fn on the loop each time signal `signum` arrives; replaces an earlier handler.
     void add_signal_handler(int signum, std::function<void()> fn) {
-        auto entry = std::make_unique<signal_entry>(*ctx_, signum, std::move(fn));
+        auto entry = std::make_unique<signal_entry>(*this, signum, std::move(fn));
         entry->arm();
         signal_handlers_[signum] = std::move(entry);
     }
@@ -175,6 +176,8 @@ public:
     void clear_signal_handlers() { signal_handlers_.clear(); }
 
 private:
+    friend class state_base;
+
     /// Pools left running after a timed-out shutdown. Never destroyed: destroying one would
     /// join it, blocking until its job returns; kept reachable so nothing counts as leaked.
     static void abandon(boost::asio::thread_pool* pool) {
@@ -187,20 +190,25 @@ private:
     /// One signal's set and handler. The pending wait holds only a weak link (`alive`), as the
     /// entry may be removed while the wait is queued.
     struct signal_entry {
-        signal_entry(boost::asio::io_context& ctx, int signum, std::function<void()> f)
-            : set(ctx, signum), fn(std::move(f)) {}
+        signal_entry(loop_core& owner, int signum, std::function<void()> f)
+            : core(&owner), set(*owner.ctx_, signum), fn(std::move(f)) {}
         ~signal_entry() { *alive = false; }
         void arm() {
             set.async_wait([this, alive = alive](boost::system::error_code ec, int) {
                 if (ec || !*alive) {
                     return;
                 }
-                fn();
+                try {
+                    fn();
+                } catch (...) {
+                    core->report({"exception in a signal handler", std::current_exception(), {}});
+                }
                 if (*alive) {
                     arm();
                 }
             });
         }
+        loop_core* core;
         boost::asio::signal_set set;
         std::function<void()> fn;
         std::shared_ptr<bool> alive = std::make_shared<bool>(true);
@@ -211,6 +219,7 @@ private:
     intrusive_list<state_base> tasks_;
     intrusive_list<state_base> unretrieved_;
     std::uint64_t next_task_id_ = 1;
+    std::size_t shutdown_pending_ = 0;
     exception_handler handler_;
 
     mutable std::mutex mutex_;
@@ -231,6 +240,19 @@ inline loop_core& require_running_loop() {
         throw std::logic_error("aio: no running loop on this thread (call from inside aio::run)");
     }
     return *running_loop;
+}
+
+/// Wraps a callback for the loop: an exception it throws is reported, and the loop goes on
+/// (asyncio's "Exception in callback").
+template <class F>
+auto reporting(loop_core& loop, F&& fn) {
+    return [core = loop.shared_from_this(), fn = std::forward<F>(fn)]() mutable {
+        try {
+            fn();
+        } catch (...) {
+            core->report({"exception in a callback", std::current_exception(), {}});
+        }
+    };
 }
 
 enum class status : std::uint8_t { pending, value, error, cancelled };
@@ -281,8 +303,13 @@ public:
         return cancel_requests_;
     }
     boost::asio::cancellation_slot cancellation_slot() noexcept { return signal_.slot(); }
-    bool shutdown_cancelled() const noexcept { return shutdown_cancelled_; }
-    void mark_shutdown_cancelled() noexcept { shutdown_cancelled_ = true; }
+    /// Marks a pending task as cancelled by the loop's shutdown (counted until it ends).
+    void mark_shutdown_cancelled() noexcept {
+        if (!shutdown_cancelled_ && !done() && loop_ != nullptr) {
+            shutdown_cancelled_ = true;
+            ++loop_->shutdown_pending_;
+        }
+    }
 
     /// The exception the result ends with (a cancelled_error when cancelled), or nullptr.
     /// Marks it retrieved. Throws invalid_state_error while pending.
@@ -391,6 +418,9 @@ protected:
     void finish(status s) {
         add_ref(); // a waiter told of the end may drop the last other reference
         st_ = s;
+        if (shutdown_cancelled_ && loop_ != nullptr) {
+            --loop_->shutdown_pending_;
+        }
         unlink(); // from the loop's pending tasks
         if (s == status::error && !retrieved_ && loop_ != nullptr) {
             loop_->add_unretrieved(*this);

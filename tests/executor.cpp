@@ -1,0 +1,343 @@
+// Tests of aio/executor.hpp: run_in_executor, to_thread, call_soon_threadsafe,
+// run_coroutine_threadsafe.
+#include "support.hpp"
+
+#include <doctest/doctest.h>
+
+#include <boost/asio/thread_pool.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <exception>
+#include <future>
+#include <latch>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+using namespace std::chrono_literals;
+
+namespace {
+
+struct job_error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+/// Counts its copies, so a test can tell a moved argument from a copied one.
+struct tracked {
+    std::string text;
+    int* copies;
+
+    tracked(std::string t, int* c) : text(std::move(t)), copies(c) {}
+    tracked(const tracked& o) : text(o.text), copies(o.copies) { ++*copies; }
+    tracked(tracked&& o) noexcept : text(std::move(o.text)), copies(o.copies) {}
+    tracked& operator=(const tracked&) = delete;
+    tracked& operator=(tracked&&) = delete;
+    ~tracked() = default;
+};
+
+aio::awaitable<int> add_on_loop(int a, int b, std::thread::id* ran_on) {
+    co_await aio::sleep(0s);
+    *ran_on = std::this_thread::get_id();
+    co_return a + b;
+}
+
+aio::awaitable<int> fail_on_loop() {
+    co_await aio::sleep(0s);
+    throw std::domain_error("failed on the loop");
+}
+
+aio::awaitable<int> wait_an_hour() {
+    co_await aio::sleep(std::chrono::hours(1));
+    co_return 1;
+}
+
+} // namespace
+
+TEST_CASE("run_in_executor runs the function on the pool and returns its value on the loop") {
+    boost::asio::thread_pool pool(2);
+    std::thread::id loop_id;
+    std::thread::id job_id;
+    std::thread::id after_id;
+    int product = 0;
+    int next = 0;
+    std::thread::id by_value_executor_job_id;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        loop_id = std::this_thread::get_id();
+        auto multiply = [&job_id](int a, int b) {
+            job_id = std::this_thread::get_id();
+            return a * b;
+        };
+        product = co_await aio::run_in_executor(pool, multiply, 6, 7);
+        after_id = std::this_thread::get_id();
+        auto increment = [&by_value_executor_job_id](int a) {
+            by_value_executor_job_id = std::this_thread::get_id();
+            return a + 1;
+        };
+        next = co_await aio::run_in_executor(pool.get_executor(), increment, product);
+    });
+    pool.join();
+    CHECK(product == 42);
+    CHECK(next == 43);
+    CHECK(job_id != std::thread::id());
+    CHECK(job_id != loop_id);
+    CHECK(by_value_executor_job_id != std::thread::id());
+    CHECK(by_value_executor_job_id != loop_id);
+    CHECK(after_id == loop_id);
+}
+
+TEST_CASE("run_in_executor rethrows the exception of the function on the loop") {
+    boost::asio::thread_pool pool(1);
+    std::thread::id loop_id;
+    std::thread::id caught_on;
+    std::string what;
+    std::string void_what;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        loop_id = std::this_thread::get_id();
+        auto failing = []() -> int { throw job_error("bad job"); };
+        try {
+            co_await aio::run_in_executor(pool, failing);
+        } catch (const job_error& e) {
+            what = e.what();
+            caught_on = std::this_thread::get_id();
+        }
+        auto failing_void = [] { throw std::invalid_argument("bad void job"); };
+        try {
+            co_await aio::to_thread(failing_void);
+        } catch (const std::invalid_argument& e) {
+            void_what = e.what();
+        }
+    });
+    pool.join();
+    CHECK(what == "bad job");
+    CHECK(caught_on == loop_id);
+    CHECK(void_what == "bad void job");
+}
+
+TEST_CASE("run_in_executor passes the arguments by value") {
+    boost::asio::thread_pool pool(1);
+    std::string original = "text";
+    std::string returned;
+    int copies = 0;
+    std::string moved_text;
+    int from_pointer = 0;
+    bool pointer_moved = false;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        auto append = [](std::string& s) {
+            s += " changed";
+            return s;
+        };
+        returned = co_await aio::run_in_executor(pool, append, original);
+
+        tracked arg("moved in", &copies);
+        auto read = [](const tracked& t) { return t.text; };
+        moved_text = co_await aio::run_in_executor(pool, read, std::move(arg));
+
+        auto p = std::make_unique<int>(21);
+        auto twice = [](std::unique_ptr<int>& q) { return *q * 2; };
+        from_pointer = co_await aio::run_in_executor(pool, twice, std::move(p));
+        pointer_moved = p == nullptr;
+    });
+    pool.join();
+    CHECK(original == "text");
+    CHECK(returned == "text changed");
+    CHECK(moved_text == "moved in");
+    CHECK(copies == 0);
+    CHECK(from_pointer == 42);
+    CHECK(pointer_moved);
+}
+
+TEST_CASE("to_thread runs many calls concurrently on the default pool") {
+    constexpr int calls = 64;
+    constexpr int together = 4;
+    std::latch all_started(together);
+    std::thread::id loop_id;
+    std::vector<int> results;
+    std::vector<std::thread::id> thread_ids(calls);
+    aio_test::run([&]() -> aio::awaitable<void> {
+        loop_id = std::this_thread::get_id();
+        auto square = [&](int i) {
+            thread_ids[static_cast<std::size_t>(i)] = std::this_thread::get_id();
+            if (i < together) {
+                all_started.arrive_and_wait();
+            }
+            return i * i;
+        };
+        std::vector<aio::awaitable<int>> jobs;
+        for (int i = 0; i < calls; ++i) {
+            jobs.push_back(aio::to_thread(square, i));
+        }
+        results = co_await aio::gather(std::move(jobs));
+    });
+    REQUIRE(results.size() == calls);
+    for (int i = 0; i < calls; ++i) {
+        CHECK(results[static_cast<std::size_t>(i)] == i * i);
+        CHECK(thread_ids[static_cast<std::size_t>(i)] != loop_id);
+    }
+}
+
+TEST_CASE("cancelling a task awaiting to_thread stops the wait at once while the job runs on") {
+    std::promise<void> gate;
+    std::shared_future<void> gate_open = gate.get_future().share();
+    std::atomic<bool> job_finished{false};
+    bool saw_cancel = false;
+    bool job_finished_at_cancel = true;
+    bool returned_normally = false;
+    int resumed = 0;
+    bool task_done_before_release = false;
+    int resumed_after_job = -1;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        aio::loop lp = co_await aio::this_loop();
+        aio::future<void> job_started;
+        aio::future<void> job_gone;
+        std::shared_ptr<void> on_job_destroyed(nullptr, [lp, &job_gone](std::nullptr_t) {
+            aio::call_soon_threadsafe(lp, [&job_gone] { job_gone.set_result(); });
+        });
+        auto job = [&job_started, &job_finished, gate_open, lp,
+                    guard = std::move(on_job_destroyed)] {
+            aio::call_soon_threadsafe(lp, [&job_started] { job_started.set_result(); });
+            gate_open.wait();
+            job_finished = true;
+            (void)guard;
+        };
+        aio::task<void> t =
+            aio::create_task([&, job = std::move(job)]() mutable -> aio::awaitable<void> {
+                try {
+                    co_await aio::to_thread(std::move(job));
+                    returned_normally = true;
+                } catch (const aio::cancelled_error&) {
+                    saw_cancel = true;
+                    job_finished_at_cancel = job_finished.load();
+                }
+                ++resumed;
+            });
+        co_await job_started();
+        t.cancel();
+        co_await t.wait_done();
+        task_done_before_release = t.done();
+        gate.set_value();
+        co_await job_gone();
+        resumed_after_job = resumed;
+    });
+    CHECK(task_done_before_release);
+    CHECK(saw_cancel);
+    CHECK_FALSE(returned_normally);
+    CHECK_FALSE(job_finished_at_cancel);
+    CHECK(job_finished);
+    CHECK(resumed_after_job == 1);
+    CHECK(resumed == 1);
+}
+
+TEST_CASE("call_soon_threadsafe runs functions from another thread on the loop in order") {
+    std::vector<int> order;
+    std::thread::id loop_id;
+    std::thread::id ran_on;
+    int got = 0;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        aio::loop lp = co_await aio::this_loop();
+        loop_id = std::this_thread::get_id();
+        aio::future<int> done;
+        std::thread poster([lp, &order, &done, &ran_on] {
+            aio::call_soon_threadsafe(lp, [&order] { order.push_back(1); });
+            lp.call_soon_threadsafe([&order] { order.push_back(2); });
+            aio::call_soon_threadsafe(lp, [&order, &done, &ran_on] {
+                order.push_back(3);
+                ran_on = std::this_thread::get_id();
+                done.set_result(30);
+            });
+        });
+        got = co_await done();
+        order.push_back(4);
+        poster.join();
+    });
+    CHECK(got == 30);
+    CHECK(order == std::vector<int>{1, 2, 3, 4});
+    CHECK(ran_on == loop_id);
+}
+
+TEST_CASE("call_soon_threadsafe and run_coroutine_threadsafe on a closed loop throw") {
+    std::optional<aio::loop> saved;
+    bool open_while_running = false;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        saved = co_await aio::this_loop();
+        open_while_running = !saved->is_closed();
+    });
+    REQUIRE(saved);
+    CHECK(open_while_running);
+    CHECK(saved->is_closed());
+    bool ran = false;
+    CHECK_THROWS_AS(aio::call_soon_threadsafe(*saved, [&ran] { ran = true; }), std::runtime_error);
+    CHECK_FALSE(ran);
+    CHECK_THROWS_AS(aio::run_coroutine_threadsafe(wait_an_hour(), *saved), std::runtime_error);
+}
+
+TEST_CASE("run_coroutine_threadsafe returns the value of the coroutine") {
+    int value = 0;
+    std::thread::id loop_id;
+    std::thread::id coroutine_ran_on;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        aio::loop lp = co_await aio::this_loop();
+        loop_id = std::this_thread::get_id();
+        aio::future<void> got;
+        std::thread caller([lp, &value, &got, &coroutine_ran_on] {
+            std::future<int> f =
+                aio::run_coroutine_threadsafe(add_on_loop(20, 22, &coroutine_ran_on), lp);
+            value = f.get();
+            aio::call_soon_threadsafe(lp, [&got] { got.set_result(); });
+        });
+        co_await got();
+        caller.join();
+    });
+    CHECK(value == 42);
+    CHECK(coroutine_ran_on == loop_id);
+}
+
+TEST_CASE("run_coroutine_threadsafe passes on the exception of the coroutine") {
+    aio_test::report_log log;
+    std::string what;
+    bool other_exception = false;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        aio::loop lp = co_await aio::this_loop();
+        log.install(lp);
+        aio::future<void> got;
+        std::thread caller([lp, &what, &other_exception, &got] {
+            std::future<int> f = aio::run_coroutine_threadsafe(fail_on_loop(), lp);
+            try {
+                f.get();
+            } catch (const std::domain_error& e) {
+                what = e.what();
+            } catch (...) {
+                other_exception = true;
+            }
+            aio::call_soon_threadsafe(lp, [&got] { got.set_result(); });
+        });
+        co_await got();
+        caller.join();
+    });
+    CHECK(what == "failed on the loop");
+    CHECK_FALSE(other_exception);
+    CHECK(log.entries.empty());
+}
+
+TEST_CASE("run_coroutine_threadsafe gives cancelled_error when shutdown cancels the task") {
+    std::future<int> result;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        aio::loop lp = co_await aio::this_loop();
+        aio::future<void> submitted;
+        std::thread caller([lp, &result, &submitted] {
+            result = aio::run_coroutine_threadsafe(wait_an_hour(), lp);
+            aio::call_soon_threadsafe(lp, [&submitted] { submitted.set_result(); });
+        });
+        co_await submitted();
+        caller.join();
+        co_await aio::sleep(0s);
+    });
+    REQUIRE(result.valid());
+    REQUIRE(result.wait_for(0s) == std::future_status::ready);
+    CHECK_THROWS_AS(result.get(), aio::cancelled_error);
+}

@@ -1,0 +1,426 @@
+// Tests of aio/run.hpp: run, runner, run_options, shutdown, signals.
+#include "support.hpp"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <exception>
+#include <future>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <utility>
+
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+using namespace std::chrono_literals;
+
+namespace {
+
+aio::awaitable<int> forty_two() {
+    co_await aio::sleep(0s);
+    co_return 42;
+}
+
+using core_ptr = std::remove_cvref_t<decltype(std::declval<aio::loop&>().shared_core())>;
+using weak_core = std::weak_ptr<core_ptr::element_type>;
+
+} // namespace
+
+TEST_CASE("run returns the value of main") {
+    CHECK(aio::run(forty_two()) == 42);
+
+    std::string text = aio_test::run([]() -> aio::awaitable<std::string> {
+        co_await aio::sleep(0s);
+        co_return std::string("from main");
+    });
+    CHECK(text == "from main");
+
+    int steps = 0;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        ++steps;
+        co_await aio::sleep(0s);
+        ++steps;
+    });
+    CHECK(steps == 2);
+}
+
+TEST_CASE("run rethrows the exception of main without reporting it as lost") {
+    aio_test::report_log log;
+    std::string what;
+    try {
+        aio_test::run([&]() -> aio::awaitable<int> {
+            log.install(co_await aio::this_loop());
+            aio::create_task(
+                []() -> aio::awaitable<void> {
+                    co_await aio::sleep(0s);
+                    throw std::logic_error("lost error");
+                },
+                "lost");
+            co_await aio::sleep(0s);
+            co_await aio::sleep(0s);
+            throw std::runtime_error("main failed");
+        });
+    } catch (const std::runtime_error& e) {
+        what = e.what();
+    }
+    CHECK(what == "main failed");
+    REQUIRE(log.entries.size() == 1);
+    CHECK(log.count("never retrieved") == 1);
+    CHECK(log.entries[0].task_name == "lost");
+    CHECK(aio::describe(log.entries[0].exception) == "lost error");
+}
+
+TEST_CASE("run cancels the tasks left when main returns and waits for their cleanup") {
+    aio_test::report_log log;
+    bool started = false;
+    bool saw_cancel = false;
+    bool cleanup_done = false;
+    aio::task<void> leftover;
+    int value = aio_test::run([&]() -> aio::awaitable<int> {
+        log.install(co_await aio::this_loop());
+        leftover = aio::create_task([&]() -> aio::awaitable<void> {
+            started = true;
+            std::exception_ptr caught;
+            try {
+                co_await aio::sleep(std::chrono::hours(1));
+            } catch (const aio::cancelled_error&) {
+                saw_cancel = true;
+                caught = std::current_exception();
+            }
+            co_await aio::sleep(0s);
+            co_await aio::sleep(0s);
+            cleanup_done = true;
+            if (caught) {
+                std::rethrow_exception(caught);
+            }
+        });
+        co_await aio::sleep(0s);
+        co_return 3;
+    });
+    CHECK(value == 3);
+    CHECK(started);
+    CHECK(saw_cancel);
+    CHECK(cleanup_done);
+    CHECK(leftover.done());
+    CHECK(leftover.cancelled());
+    CHECK(log.entries.empty());
+}
+
+TEST_CASE("a task cancelled at shutdown can create and await a new task") {
+    aio_test::report_log log;
+    int got = 0;
+    int new_task_steps = 0;
+    bool old_task_finished = false;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        log.install(co_await aio::this_loop());
+        aio::create_task([&]() -> aio::awaitable<void> {
+            std::exception_ptr caught;
+            try {
+                co_await aio::sleep(std::chrono::hours(1));
+            } catch (const aio::cancelled_error&) {
+                caught = std::current_exception();
+            }
+            aio::task<int> goodbye = aio::create_task([&]() -> aio::awaitable<int> {
+                ++new_task_steps;
+                co_await aio::sleep(0s);
+                ++new_task_steps;
+                co_await aio::sleep(0s);
+                ++new_task_steps;
+                co_return 7;
+            });
+            got = co_await goodbye();
+            old_task_finished = true;
+            if (caught) {
+                std::rethrow_exception(caught);
+            }
+        });
+        co_await aio::sleep(0s);
+    });
+    CHECK(new_task_steps == 3);
+    CHECK(got == 7);
+    CHECK(old_task_finished);
+    CHECK(log.entries.empty());
+}
+
+TEST_CASE("a task created at shutdown that outlives its creator is cancelled too") {
+    bool creator_done = false;
+    bool child_started = false;
+    bool child_saw_cancel = false;
+    aio::task<void> child;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        aio::create_task([&]() -> aio::awaitable<void> {
+            try {
+                co_await aio::sleep(std::chrono::hours(1));
+            } catch (const aio::cancelled_error&) {
+                child = aio::create_task([&]() -> aio::awaitable<void> {
+                    child_started = true;
+                    try {
+                        co_await aio::sleep(std::chrono::hours(1));
+                    } catch (const aio::cancelled_error&) {
+                        child_saw_cancel = true;
+                        throw;
+                    }
+                });
+                creator_done = true;
+                throw;
+            }
+        });
+        co_await aio::sleep(0s);
+    });
+    CHECK(creator_done);
+    REQUIRE(child);
+    CHECK(child.done());
+    CHECK(child.cancelled());
+    CHECK(child_started == child_saw_cancel);
+}
+
+TEST_CASE("run waits for a to_thread job still running when main returns") {
+    std::atomic<bool> job_done{false};
+    bool task_cancelled = false;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        aio::loop lp = co_await aio::this_loop();
+        aio::future<void> job_started;
+        aio::create_task([&, lp]() -> aio::awaitable<void> {
+            auto job = [&job_done, &job_started, lp] {
+                aio::call_soon_threadsafe(lp, [&job_started] { job_started.set_result(); });
+                std::this_thread::sleep_for(200ms);
+                job_done = true;
+            };
+            try {
+                co_await aio::to_thread(std::move(job));
+            } catch (const aio::cancelled_error&) {
+                task_cancelled = true;
+                throw;
+            }
+        });
+        co_await job_started();
+    });
+    CHECK(job_done);
+    CHECK(task_cancelled);
+}
+
+TEST_CASE("run abandons executor jobs still running after shutdown_timeout and reports them") {
+    aio_test::report_log log;
+    std::promise<void> release;
+    std::shared_future<void> released = release.get_future().share();
+    std::promise<void> finished;
+    std::future<void> job_finished = finished.get_future();
+    weak_core core;
+    bool task_cancelled = false;
+    aio::run(
+        [&]() -> aio::awaitable<void> {
+            aio::loop lp = co_await aio::this_loop();
+            log.install(lp);
+            core = lp.shared_core();
+            aio::future<void> job_started;
+            aio::create_task([&, lp]() -> aio::awaitable<void> {
+                auto job = [&job_started, &finished, released, lp] {
+                    aio::call_soon_threadsafe(lp, [&job_started] { job_started.set_result(); });
+                    released.wait();
+                    finished.set_value();
+                };
+                try {
+                    co_await aio::to_thread(std::move(job));
+                } catch (const aio::cancelled_error&) {
+                    task_cancelled = true;
+                    throw;
+                }
+            });
+            co_await job_started();
+        },
+        aio::run_options{.shutdown_timeout = 50ms, .handle_signals = false});
+    bool finished_before_release = job_finished.wait_for(0s) == std::future_status::ready;
+    release.set_value();
+    job_finished.wait();
+    while (!core.expired()) {
+        std::this_thread::sleep_for(1ms);
+    }
+    CHECK_FALSE(finished_before_release);
+    CHECK(task_cancelled);
+    CHECK(log.count("abandoned") == 1);
+    CHECK(log.entries.size() == 1);
+}
+
+TEST_CASE("SIGINT cancels main and run throws interrupted_error") {
+    aio_test::report_log log;
+    bool saw_cancel = false;
+    bool cleanup_done = false;
+    int signal_number = 0;
+    try {
+        aio::run([&]() -> aio::awaitable<void> {
+            log.install(co_await aio::this_loop());
+            std::exception_ptr caught;
+            std::raise(SIGINT);
+            try {
+                co_await aio::sleep(std::chrono::hours(1));
+            } catch (const aio::cancelled_error&) {
+                saw_cancel = true;
+                caught = std::current_exception();
+            }
+            co_await aio::sleep(0s);
+            cleanup_done = true;
+            if (caught) {
+                std::rethrow_exception(caught);
+            }
+        });
+    } catch (const aio::interrupted_error& e) {
+        signal_number = e.signal();
+    }
+    CHECK(signal_number == SIGINT);
+    CHECK(saw_cancel);
+    CHECK(cleanup_done);
+    CHECK(log.entries.empty());
+}
+
+TEST_CASE("SIGTERM cancels main and run throws interrupted_error") {
+    bool saw_cancel = false;
+    bool cleanup_done = false;
+    int signal_number = 0;
+    try {
+        aio::run([&]() -> aio::awaitable<void> {
+            std::exception_ptr caught;
+            kill(getpid(), SIGTERM);
+            try {
+                co_await aio::sleep(std::chrono::hours(1));
+            } catch (const aio::cancelled_error&) {
+                saw_cancel = true;
+                caught = std::current_exception();
+            }
+            co_await aio::sleep(0s);
+            cleanup_done = true;
+            if (caught) {
+                std::rethrow_exception(caught);
+            }
+        });
+    } catch (const aio::interrupted_error& e) {
+        signal_number = e.signal();
+    }
+    CHECK(signal_number == SIGTERM);
+    CHECK(saw_cancel);
+    CHECK(cleanup_done);
+}
+
+TEST_CASE("main that catches the signal cancellation and returns gives its value") {
+    bool saw_cancel = false;
+    int value = aio::run([&]() -> aio::awaitable<int> {
+        std::raise(SIGINT);
+        try {
+            co_await aio::sleep(std::chrono::hours(1));
+        } catch (const aio::cancelled_error&) {
+            saw_cancel = true;
+        }
+        co_await aio::sleep(0s);
+        co_return 5;
+    });
+    CHECK(saw_cancel);
+    CHECK(value == 5);
+}
+
+TEST_CASE("a second SIGINT stops the loop at once") {
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        int code = 1;
+        try {
+            aio::run([]() -> aio::awaitable<void> {
+                bool cancelled = false;
+                std::raise(SIGINT);
+                try {
+                    co_await aio::sleep(std::chrono::hours(1));
+                } catch (const aio::cancelled_error&) {
+                    cancelled = true;
+                }
+                if (cancelled) {
+                    std::raise(SIGINT);
+                    co_await aio::sleep(std::chrono::hours(1));
+                }
+            });
+            code = 2;
+        } catch (const aio::interrupted_error& e) {
+            code = e.signal() == SIGINT ? 42 : 3;
+        } catch (...) {
+            code = 4;
+        }
+        _exit(code);
+    }
+    int status = 0;
+    pid_t waited = 0;
+    auto deadline = std::chrono::steady_clock::now() + 30s;
+    while ((waited = waitpid(pid, &status, WNOHANG)) == 0 &&
+           std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(10ms);
+    }
+    if (waited == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        FAIL("the child process did not stop after the second SIGINT");
+    }
+    REQUIRE(waited == pid);
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 42);
+}
+
+TEST_CASE("a runner keeps tasks alive between run calls") {
+    std::optional<aio::future<int>> value;
+    aio::task<int> waiter;
+    int got = 0;
+    {
+        aio::runner r(aio::run_options{.handle_signals = false});
+        r.run([&]() -> aio::awaitable<void> {
+            value.emplace();
+            waiter = aio::create_task([&]() -> aio::awaitable<int> {
+                got = co_await (*value)();
+                co_return got * 2;
+            });
+            co_await aio::sleep(0s);
+        });
+        CHECK_FALSE(waiter.done());
+        CHECK(got == 0);
+        int doubled = r.run([&]() -> aio::awaitable<int> {
+            value->set_result(21);
+            co_return co_await waiter();
+        });
+        CHECK(got == 21);
+        CHECK(doubled == 42);
+        r.close();
+        CHECK(r.get_loop().is_closed());
+        CHECK_THROWS_AS(r.run(forty_two()), std::logic_error);
+    }
+    CHECK(waiter.done());
+}
+
+TEST_CASE("run inside a running loop throws logic_error") {
+    bool nested_threw = false;
+    bool runner_threw = false;
+    bool nested_main_ran = false;
+    int value = aio_test::run([&]() -> aio::awaitable<int> {
+        try {
+            aio_test::run([&]() -> aio::awaitable<int> {
+                nested_main_ran = true;
+                co_return 1;
+            });
+        } catch (const std::logic_error&) {
+            nested_threw = true;
+        }
+        aio::runner other(aio::run_options{.handle_signals = false});
+        try {
+            other.run(forty_two());
+        } catch (const std::logic_error&) {
+            runner_threw = true;
+        }
+        aio::task<int> t = aio::create_task(forty_two());
+        co_return co_await t() + 1;
+    });
+    CHECK(nested_threw);
+    CHECK(runner_threw);
+    CHECK_FALSE(nested_main_ran);
+    CHECK(value == 43);
+}
