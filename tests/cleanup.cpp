@@ -19,18 +19,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-using events_t = std::vector<std::string>;
+using aio_test::holds;
 
-template <class E>
-bool holds(const std::exception_ptr& e) {
-    try {
-        std::rethrow_exception(e);
-    } catch (const E&) {
-        return true;
-    } catch (...) {
-        return false;
-    }
-}
+using events_t = std::vector<std::string>;
 
 aio::awaitable<int> body_value(events_t& events, int value) {
     events.push_back("body");

@@ -21,19 +21,7 @@
 
 namespace {
 
-template <class E>
-bool holds(const std::exception_ptr& e) {
-    if (!e) {
-        return false;
-    }
-    try {
-        std::rethrow_exception(e);
-    } catch (const E&) {
-        return true;
-    } catch (...) {
-        return false;
-    }
-}
+using aio_test::holds;
 
 std::string what_of(const std::exception_ptr& e) {
     try {

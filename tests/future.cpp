@@ -17,42 +17,12 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string join(const std::vector<std::string>& items) {
-    std::string out;
-    for (const auto& item : items) {
-        out += (out.empty() ? "" : "|") + item;
-    }
-    return out;
-}
+using aio_test::holds;
+using aio_test::join;
+using aio_test::throws_as;
 
 aio::awaitable<int> value_of(int v) {
     co_return v;
-}
-
-template <class E>
-bool holds(const std::exception_ptr& e) {
-    if (!e) {
-        return false;
-    }
-    try {
-        std::rethrow_exception(e);
-    } catch (const E&) {
-        return true;
-    } catch (...) {
-        return false;
-    }
-}
-
-template <class E, class F>
-bool throws_as(F&& f) {
-    try {
-        f();
-    } catch (const E&) {
-        return true;
-    } catch (...) {
-        return false;
-    }
-    return false;
 }
 
 } // namespace

@@ -19,16 +19,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-template <class E>
-bool holds(const std::exception_ptr& e) {
-    try {
-        std::rethrow_exception(e);
-    } catch (const E&) {
-        return true;
-    } catch (...) {
-        return false;
-    }
-}
+using aio_test::holds;
 
 /// Waits for `gate`, records `value` in `order`, opens `next` (if any), returns `value`.
 aio::awaitable<int> step(aio::future<void> gate, std::optional<aio::future<void>> next, int value,

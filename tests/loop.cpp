@@ -23,13 +23,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string join(const std::vector<std::string>& items) {
-    std::string out;
-    for (const auto& item : items) {
-        out += (out.empty() ? "" : "|") + item;
-    }
-    return out;
-}
+using aio_test::join;
 
 aio::awaitable<int> fail_with(std::string message) {
     co_await aio::sleep(0s);

@@ -13,13 +13,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string join(const std::vector<std::string>& items) {
-    std::string out;
-    for (const auto& item : items) {
-        out += (out.empty() ? "" : "|") + item;
-    }
-    return out;
-}
+using aio_test::join;
 
 aio::awaitable<void> take_turns(std::vector<std::string>& events, std::string name) {
     for (int i = 0; i < 3; ++i) {

@@ -3,6 +3,7 @@
 
 #include <aio/aio.hpp>
 
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -31,5 +32,42 @@ struct report_log {
         return n;
     }
 };
+
+/// True if `e` holds an exception of type E.
+template <class E>
+bool holds(const std::exception_ptr& e) {
+    if (!e) {
+        return false;
+    }
+    try {
+        std::rethrow_exception(e);
+    } catch (const E&) {
+        return true;
+    } catch (...) {
+        return false;
+    }
+}
+
+/// True if f() throws an E (false if it throws something else or nothing).
+template <class E, class F>
+bool throws_as(F&& f) {
+    try {
+        f();
+    } catch (const E&) {
+        return true;
+    } catch (...) {
+        return false;
+    }
+    return false;
+}
+
+/// The events joined with '|', for comparing a sequence in one CHECK.
+inline std::string join(const std::vector<std::string>& items) {
+    std::string out;
+    for (const auto& item : items) {
+        out += (out.empty() ? "" : "|") + item;
+    }
+    return out;
+}
 
 } // namespace aio_test

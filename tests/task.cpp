@@ -26,13 +26,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string join(const std::vector<std::string>& items) {
-    std::string out;
-    for (const auto& item : items) {
-        out += (out.empty() ? "" : "|") + item;
-    }
-    return out;
-}
+using aio_test::holds;
+using aio_test::join;
+using aio_test::throws_as;
 
 aio::awaitable<int> value_of(int v) {
     co_return v;
@@ -45,32 +41,6 @@ aio::awaitable<int> fail_with(std::string message) {
 
 aio::awaitable<aio::any_task> who_am_i() {
     co_return co_await aio::current_task();
-}
-
-template <class E>
-bool holds(const std::exception_ptr& e) {
-    if (!e) {
-        return false;
-    }
-    try {
-        std::rethrow_exception(e);
-    } catch (const E&) {
-        return true;
-    } catch (...) {
-        return false;
-    }
-}
-
-template <class E, class F>
-bool throws_as(F&& f) {
-    try {
-        f();
-    } catch (const E&) {
-        return true;
-    } catch (...) {
-        return false;
-    }
-    return false;
 }
 
 bool contains(const std::vector<aio::any_task>& tasks, const aio::any_task& t) {

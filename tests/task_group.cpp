@@ -14,16 +14,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-template <class E>
-bool holds(const std::exception_ptr& e) {
-    try {
-        std::rethrow_exception(e);
-    } catch (const E&) {
-        return true;
-    } catch (...) {
-        return false;
-    }
-}
+using aio_test::holds;
 
 aio::awaitable<void> record_now(std::vector<int>& out, int value) {
     out.push_back(value);

@@ -13,16 +13,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-template <class E>
-bool holds(const std::exception_ptr& e) {
-    try {
-        std::rethrow_exception(e);
-    } catch (const E&) {
-        return true;
-    } catch (...) {
-        return false;
-    }
-}
+using aio_test::holds;
 
 aio::awaitable<int> value_now(int value) {
     co_return value;

@@ -163,6 +163,9 @@ public:
     void start_queued();
     /// Drops queued starts that will never run (the loop is closing).
     void discard_queued() noexcept;
+    /// Empties the start queue, calling each(state) in order.
+    template <class F>
+    void take_queued(F&& each);
 
     // --- signal handlers (loop thread only) ---
     /// Runs fn on the loop each time signal `signum` arrives; replaces an earlier handler.
@@ -514,26 +517,24 @@ inline void loop_core::schedule_start(state_base& s) {
     }
 }
 
-inline void loop_core::start_queued() {
+template <class F>
+void loop_core::take_queued(F&& each) {
     start_posted_ = false;
     state_base* next = std::exchange(start_head_, nullptr);
     start_tail_ = nullptr;
     while (next != nullptr) {
         state_base* s = next;
         next = std::exchange(s->next_start_, nullptr);
-        s->start();
+        each(*s);
     }
 }
 
+inline void loop_core::start_queued() {
+    take_queued([](state_base& s) { s.start(); });
+}
+
 inline void loop_core::discard_queued() noexcept {
-    start_posted_ = false;
-    state_base* next = std::exchange(start_head_, nullptr);
-    start_tail_ = nullptr;
-    while (next != nullptr) {
-        state_base* s = next;
-        next = std::exchange(s->next_start_, nullptr);
-        s->release();
-    }
+    take_queued([](state_base& s) { s.release(); });
 }
 
 inline void loop_core::detach_all() noexcept {
