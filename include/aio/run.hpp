@@ -51,8 +51,9 @@ public:
     /// its exception. With handle_signals, SIGINT/SIGTERM cancel main: if main then ends
     /// cancelled, run throws interrupted_error (if it catches the cancellation and returns,
     /// run returns its value). A second signal stops the loop at once: run throws
-    /// interrupted_error, and close() skips the graceful steps. Throws std::logic_error if the
-    /// runner is closed or a loop already runs on this thread.
+    /// interrupted_error, and close() skips the graceful steps (coroutines still parked in an
+    /// aio await are then not destroyed: a hard stop is for a process about to exit). Throws
+    /// std::logic_error if the runner is closed or a loop already runs on this thread.
     template <class T>
     T run(awaitable<T> main) {
         return run_task<T>([&] { return create_task(std::move(main), "main"); });
