@@ -4,6 +4,9 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <concepts>
+#include <type_traits>
+
 namespace aio {
 
 /// An `async def` function in C++: a lazy coroutine, run when awaited or made a task.
@@ -26,6 +29,11 @@ struct awaitable_traits<boost::asio::awaitable<T>> {
 /// True for aio::awaitable<T> (any T).
 template <class A>
 concept awaitable_type = detail::awaitable_traits<std::remove_cvref_t<A>>::is_awaitable;
+
+/// A callable returning an awaitable: the form that keeps a coroutine lambda (and its captures)
+/// alive for as long as its coroutine runs.
+template <class F>
+concept awaitable_factory = std::invocable<F&> && awaitable_type<std::invoke_result_t<F&>>;
 
 /// The T of awaitable<T>.
 template <awaitable_type A>

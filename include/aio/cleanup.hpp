@@ -38,7 +38,7 @@ template <class W>
 using work_result_t = awaitable_value_t<decltype(run_work(std::declval<W&>()))>;
 
 template <class W>
-concept work = awaitable_type<W> ||(std::invocable<W&>&& awaitable_type<std::invoke_result_t<W&>>);
+concept work = awaitable_type<W> || awaitable_factory<W>;
 
 /// Runs a body, catching what it throws; afterwards makes the coroutine able to await again
 /// (a cancellation still pending is remembered in `cancel_pending`, and cleared).

@@ -60,7 +60,7 @@ public:
     }
     /// The same for a callable returning an awaitable (its captures live as long as main).
     template <class F>
-    requires std::invocable<F&> && awaitable_type<std::invoke_result_t<F&>>
+    requires awaitable_factory<F>
     auto run(F main) {
         using T = awaitable_value_t<std::invoke_result_t<F&>>;
         return run_task<T>([&] { return create_task(std::move(main), "main"); });

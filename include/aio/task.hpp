@@ -277,7 +277,7 @@ task<T> create_task(awaitable<T> aw, std::string name = {}) {
 /// Starts `f()` as a task, keeping the callable `f` (and its captures) alive inside the task
 /// for as long as the task runs (the shape of co_spawn's function overload).
 template <class F>
-requires std::invocable<F&> && awaitable_type<std::invoke_result_t<F&>>
+requires awaitable_factory<F>
 auto create_task(F f, std::string name = {}) {
     using T = awaitable_value_t<std::invoke_result_t<F&>>;
     return detail::spawn_task<T>(detail::require_running_loop(), std::move(f), std::move(name));

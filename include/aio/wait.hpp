@@ -67,9 +67,6 @@ awaitable<wait_result<T>> wait(std::vector<task<T>> tasks, return_when when,
 }
 
 namespace detail {
-template <class F>
-concept awaitable_factory = std::invocable<F&> && awaitable_type<std::invoke_result_t<F&>>;
-
 template <class W>
 struct work_value {
     using type = gathered_t<W>;
@@ -92,7 +89,7 @@ auto work_task(W&& work) {
 /// Work that wait_for / timeout accept: a gatherable (awaitable, task, future), or a callable
 /// returning an awaitable (a block of work; its captures live as long as it runs).
 template <class W>
-concept timed_work = gatherable<W> || detail::awaitable_factory<std::remove_cvref_t<W>>;
+concept timed_work = gatherable<W> || awaitable_factory<std::remove_cvref_t<W>>;
 
 template <timed_work W>
 using work_value_t = typename detail::work_value<std::remove_cvref_t<W>>::type;

@@ -54,11 +54,7 @@ inline awaitable<void> wait_done(ref<state_base> s, cancel_policy policy) {
 template <class T>
 awaitable<T> await_value(ref<state<T>> s, cancel_policy policy) {
     if (!s->done()) {
-        state_waiter w(*s, policy);
-        s->add_waiter(w);
-        co_await suspend(w);
-        auto cs = co_await boost::asio::this_coro::cancellation_state;
-        check_cancelled(cs);
+        co_await wait_done(s, policy);
     }
     if constexpr (std::is_void_v<T>) {
         s->rethrow_if_failed();

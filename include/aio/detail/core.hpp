@@ -433,11 +433,15 @@ protected:
     }
 
 private:
+    /// What the loop reports for an exception nobody retrieved (asyncio's wording).
+    exception_context unretrieved_report() const {
+        return {is_task_ ? "Task exception was never retrieved"
+                         : "Future exception was never retrieved",
+                exception_, name()};
+    }
     void report_unretrieved_now() noexcept {
         unlink();
-        loop_->report({is_task_ ? "Task exception was never retrieved"
-                                : "Future exception was never retrieved",
-                       exception_, name()});
+        loop_->report(unretrieved_report());
     }
     friend class loop_core;
     state_base* next_start_ = nullptr;
@@ -496,9 +500,7 @@ inline void loop_core::add_unretrieved(state_base& s) noexcept {
 
 inline void loop_core::report_unretrieved() noexcept {
     while (state_base* s = unretrieved_.pop_front()) {
-        report({s->is_task() ? "Task exception was never retrieved"
-                             : "Future exception was never retrieved",
-                s->exception_, s->name()});
+        report(s->unretrieved_report());
         s->retrieved_ = true;
         s->loop_ = nullptr;
     }
