@@ -1,0 +1,52 @@
+# Conan 2 recipe for aio, a header-only library: `conan create .` builds the package and runs
+# test_package/ against it.
+from conan import ConanFile
+from conan.tools.cmake import CMake, CMakeDeps, CMakeToolchain, cmake_layout
+
+
+class AioConan(ConanFile):
+    name = "aio"
+    version = "0.1.0"
+    description = "Python asyncio's programming model for C++20 coroutines on Boost.Asio"
+    license = "BSL-1.0"
+    topics = ("asio", "asyncio", "coroutines", "async", "header-only")
+    package_type = "header-library"
+    settings = "os", "arch", "compiler", "build_type"
+    exports_sources = "CMakeLists.txt", "LICENSE", "cmake/*", "include/*"
+    no_copy_source = True
+    # Header-only use of Boost: Asio (and Beast for HTTP), no compiled Boost library.
+    default_options = {"boost/*:header_only": True}
+
+    def requirements(self):
+        self.requires("boost/[>=1.81.0]")
+
+    def layout(self):
+        cmake_layout(self)
+
+    def generate(self):
+        toolchain = CMakeToolchain(self)
+        toolchain.cache_variables["AIO_BUILD_TESTS"] = False
+        toolchain.cache_variables["AIO_BUILD_EXAMPLES"] = False
+        toolchain.cache_variables["AIO_INSTALL"] = True
+        toolchain.generate()
+        CMakeDeps(self).generate()
+
+    def build(self):
+        cmake = CMake(self)
+        cmake.configure()
+
+    def package(self):
+        CMake(self).install()
+
+    def package_id(self):
+        self.info.clear()
+
+    def package_info(self):
+        # Consumers get aio::aio from Conan's CMakeDeps, not from aio's installed config.
+        self.cpp_info.set_property("cmake_file_name", "aio")
+        self.cpp_info.set_property("cmake_target_name", "aio::aio")
+        self.cpp_info.bindirs = []
+        self.cpp_info.libdirs = []
+        self.cpp_info.requires = ["boost::headers"]
+        if self.settings.os in ("Linux", "FreeBSD"):
+            self.cpp_info.system_libs = ["pthread"]
