@@ -29,7 +29,7 @@ public:
     explicit cancelled_error(std::string message) : message_(std::move(message)) {}
     virtual ~cancelled_error() = default;
 
-    /// A description; the message given to task::cancel, or "cancelled".
+    /// A description: the message it was constructed with, or "cancelled".
     virtual const char* what() const noexcept {
         return message_.empty() ? "cancelled" : message_.c_str();
     }

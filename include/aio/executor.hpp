@@ -104,7 +104,10 @@ requires executor_like<Executor> && std::invocable<F&, Args&...>
             } catch (...) {
                 shared->error = std::current_exception();
             }
-            core->post_threadsafe([shared] { shared->complete(); });
+            // The job (and an exception in it) is handed over whole: its last reference is
+            // dropped on the loop, never here, so no exception object is freed by this thread
+            // while the loop may still be reading it.
+            core->post_threadsafe([job = std::move(shared)] { job->complete(); });
             core->job_finished();
         });
     co_await detail::suspend(w);

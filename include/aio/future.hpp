@@ -65,7 +65,8 @@ public:
     /// The exception (nullptr after set_result); invalid_state_error if pending.
     std::exception_ptr exception() const { return s_->exception(); }
 
-    /// Calls fn(future) on the loop soon after the future is done (at once, if it is).
+    /// Calls fn(future) on the loop soon after the future is done (scheduled at once if it is
+    /// done already; never called inside this call).
     callback_id add_done_callback(std::function<void(future)> fn) {
         return detail::add_callback(*s_, [fn = std::move(fn), f = *this] { fn(f); });
     }

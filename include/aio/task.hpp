@@ -59,7 +59,8 @@ public:
     std::string name() const { return s_->name(); }
     void set_name(std::string name) { s_->set_name(std::move(name)); }
 
-    /// Calls fn(task) on the loop soon after the task is done (at once, if done already).
+    /// Calls fn(task) on the loop soon after the task is done (scheduled at once if it is done
+    /// already; never called inside this call).
     /// An exception fn throws goes to the loop's exception handler.
     callback_id add_done_callback(std::function<void(any_task)> fn) {
         return detail::add_callback(*s_, [fn = std::move(fn), t = *this] { fn(t); });
