@@ -384,6 +384,64 @@ TEST_CASE("a task cancelled before its first step never runs its body") {
     CHECK(cancelled);
 }
 
+TEST_CASE("a task that cancels itself in its first step gets cancelled_error at its next await") {
+    std::vector<std::string> events;
+    bool main_cancelled = true;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        auto t = aio::create_task([&]() -> aio::awaitable<void> {
+            aio::any_task self = co_await aio::current_task();
+            events.push_back(self.cancel() ? "cancel accepted" : "cancel refused");
+            try {
+                co_await aio::sleep(1h);
+            } catch (const aio::cancelled_error&) {
+                events.push_back("cancelled_error");
+                throw;
+            }
+        });
+        co_await t.wait_done();
+        events.push_back(t.cancelled() ? "ended cancelled" : "ended otherwise");
+        aio::any_task me = co_await aio::current_task();
+        main_cancelled = me.cancelling() > 0;
+    });
+    CHECK(join(events) == "cancel accepted|cancelled_error|ended cancelled");
+    CHECK_FALSE(main_cancelled);
+}
+
+TEST_CASE("a task that cancels itself and returns before awaiting again ends with its value") {
+    int value = 0;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        auto t = aio::create_task([&]() -> aio::awaitable<int> {
+            aio::any_task self = co_await aio::current_task();
+            self.cancel();
+            co_return 7;
+        });
+        value = co_await t();
+    });
+    CHECK(value == 7);
+}
+
+TEST_CASE("a first step that cancels every task, itself included, leaves the loop running") {
+    int cancelled_tasks = 0;
+    bool main_went_on = false;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        auto sleeper = aio::create_task([]() -> aio::awaitable<void> { co_await aio::sleep(1h); });
+        auto canceller = aio::create_task([&]() -> aio::awaitable<void> {
+            for (aio::any_task t : aio::all_tasks()) {
+                if (t.name() != "main") {
+                    t.cancel();
+                }
+            }
+            co_await aio::sleep(1h);
+        });
+        co_await sleeper.wait_done();
+        co_await canceller.wait_done();
+        cancelled_tasks = int(sleeper.cancelled()) + int(canceller.cancelled());
+        main_went_on = true;
+    });
+    CHECK(cancelled_tasks == 2);
+    CHECK(main_went_on);
+}
+
 TEST_CASE("cancelling a task that awaits another task cancels the awaited task") {
     bool outer_threw = false;
     bool outer_cancelled = false;

@@ -40,7 +40,10 @@ public:
     /// operation gets that operation's system_error(operation_aborted), and a task not parked
     /// at all gets it at its next await; then Asio keeps the cancellation pending (every
     /// await throws again) until the task calls `co_await aio::uncancel()` or leaves through
-    /// aio::finally / aio::with. A task that lets either propagate ends cancelled.
+    /// aio::finally / aio::with. A task that lets either propagate ends cancelled. A task that
+    /// cancels itself in its first step is treated as parked at its next await (cancelled_error
+    /// there); later, as a task not parked. If it returns without awaiting again it ends with
+    /// its value (asyncio would end it cancelled).
     bool cancel() { return s_->cancel(); }
     /// True once the task has ended cancelled.
     bool cancelled() const noexcept { return s_->is_cancelled(); }
@@ -210,6 +213,8 @@ void start_task(ref<state<T>> running, Body body) {
         return;
     }
     auto ex = make_task_executor(*st->loop(), st);
+    ref<state<T>> alive = running; // the first step may end the task and drop `running`
+    st->set_first_step(true);
     if constexpr (std::is_void_v<T> || std::is_default_constructible_v<T>) {
         boost::asio::co_spawn(ex, std::move(body), task_completion<T>{std::move(running)});
     } else {
@@ -224,6 +229,7 @@ void start_task(ref<state<T>> running, Body body) {
         boost::asio::co_spawn(ex, carrier(st, std::move(body)),
                               stashed_completion<T>{std::move(running)});
     }
+    st->set_first_step(false);
 }
 
 /// A task's state, holding its body until the loop starts it.

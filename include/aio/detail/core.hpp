@@ -292,7 +292,11 @@ public:
         }
         if (is_task_) {
             ++cancel_requests_;
-            signal_.emit(boost::asio::cancellation_type::terminal);
+            if (first_step_) {
+                defer_cancel();
+            } else {
+                signal_.emit(boost::asio::cancellation_type::terminal);
+            }
         } else {
             finish_cancelled();
         }
@@ -405,6 +409,9 @@ public:
     /// Runs a scheduled task's first step (tasks override it). Called once, by the loop.
     virtual void start() {}
 
+    /// Brackets a task's first step, which co_spawn runs inline (see defer_cancel).
+    void set_first_step(bool running) noexcept { first_step_ = running; }
+
     /// The loop is going away: forget it (no more reports through it).
     void detach() noexcept {
         unlink();
@@ -444,12 +451,16 @@ private:
         loop_->report(unretrieved_report());
     }
     friend class loop_core;
+    void defer_cancel();
+
     state_base* next_start_ = nullptr;
 
     std::uint32_t refs_ = 1;
     status st_ = status::pending;
     bool retrieved_ = false;
     bool shutdown_cancelled_ = false;
+    bool first_step_ = false;
+    bool cancel_deferred_ = false;
     std::uint32_t cancel_requests_ = 0;
     loop_core* loop_;
     bool is_task_;
@@ -585,5 +596,23 @@ public:
 private:
     S* p_ = nullptr;
 };
+
+/// cancel() called while the task's own first step runs - the task cancelling itself, or code it
+/// calls cancelling every task. co_spawn runs that step inline, and in Asio 1.81 a coroutine
+/// that records a cancellation and ends before its first suspension makes co_spawn throw out of
+/// the loop's run(). So the emission waits for the loop's next turn, when the task is parked (its
+/// await then throws cancelled_error) or done.
+inline void state_base::defer_cancel() {
+    if (cancel_deferred_ || loop_ == nullptr) {
+        return;
+    }
+    cancel_deferred_ = true;
+    boost::asio::post(loop_->context(), [self = ref<state_base>(this)] {
+        self->cancel_deferred_ = false;
+        if (!self->done()) {
+            self->signal_.emit(boost::asio::cancellation_type::terminal);
+        }
+    });
+}
 
 } // namespace aio::detail
