@@ -1,18 +1,29 @@
 // aio/aio.hpp - everything in aio except HTTP.
 #pragma once
 
+#include <aio/as_completed.hpp>
 #include <aio/awaitable.hpp>
+#include <aio/barrier.hpp>
 #include <aio/cleanup.hpp>
+#include <aio/comprehension.hpp>
+#include <aio/condition.hpp>
 #include <aio/error.hpp>
+#include <aio/event.hpp>
 #include <aio/exception_handler.hpp>
 #include <aio/executor.hpp>
 #include <aio/future.hpp>
 #include <aio/gather.hpp>
+#include <aio/generator.hpp>
+#include <aio/lock.hpp>
 #include <aio/loop.hpp>
 #include <aio/outcome.hpp>
+#include <aio/queue.hpp>
+#include <aio/queue_error.hpp>
 #include <aio/run.hpp>
+#include <aio/semaphore.hpp>
 #include <aio/shield.hpp>
 #include <aio/sleep.hpp>
 #include <aio/task.hpp>
 #include <aio/task_group.hpp>
+#include <aio/thread_queue.hpp>
 #include <aio/wait.hpp>

@@ -1,0 +1,85 @@
+// aio/lock.hpp - lock: a mutual exclusion lock for tasks (asyncio.Lock).
+#pragma once
+
+#include <aio/awaitable.hpp>
+#include <aio/detail/release_guard.hpp>
+#include <aio/detail/suspend.hpp>
+#include <aio/detail/wait_queue.hpp>
+
+#include <boost/asio/this_coro.hpp>
+
+#include <stdexcept>
+
+namespace aio {
+
+/// asyncio.Lock: at most one holder at a time; the others wait in arrival order. Loop-affine
+/// (no mutex, no atomics): use it from tasks of one loop.
+///
+/// Fair: release() hands the lock directly to the first waiter, so the lock stays locked until
+/// that waiter runs, and a task that comes along meanwhile queues behind it instead of taking
+/// the lock first (asyncio also makes newcomers wait, by a different route).
+///
+/// Not owned: as in asyncio, any task may release it; the lock does not know who holds it.
+/// Must outlive the tasks that wait on it.
+///
+///   auto held = co_await lk.scoped(); // `async with lk:`
+class lock {
+public:
+    /// Owns one acquisition and releases it when destroyed (see detail::release_guard:
+    /// release(), owns(), movable).
+    using guard = detail::release_guard<lock>;
+
+    lock() noexcept = default;
+    lock(const lock&) = delete;
+    lock& operator=(const lock&) = delete;
+
+    /// Acquires the lock (asyncio Lock.acquire; returns nothing instead of True). A free lock is
+    /// taken at once, without suspending. Otherwise the caller waits behind earlier waiters and
+    /// is resumed (posted to its executor) after a release() handed it the lock.
+    /// Cancellation: throws cancelled_error and does not hold the lock. That includes a waiter
+    /// that had just been handed the lock and was cancelled before it ran again: it passes the
+    /// lock on to the next waiter (or frees it) before throwing, so a cancellation never leaks
+    /// the lock.
+    awaitable<void> acquire() {
+        if (!locked_) {
+            locked_ = true;
+            co_return;
+        }
+        detail::queued_waiter w(waiters_);
+        co_await detail::suspend(w);
+        auto cs = co_await boost::asio::this_coro::cancellation_state;
+        detail::check_cancelled(cs, w, [this] { release(); });
+    }
+
+    /// Acquires like acquire() and returns a guard that releases the lock when it goes out of
+    /// scope (the C++ form of `async with lock:`): on return, on exception and on cancellation
+    /// alike. Cancellation while waiting: throws cancelled_error, no guard, lock not held.
+    awaitable<guard> scoped() {
+        co_await acquire();
+        co_return guard(*this);
+    }
+
+    /// Releases the lock (asyncio Lock.release): the first waiter, if any, gets it (its
+    /// resumption is posted; release never suspends or runs a waiter inline). Throws
+    /// std::logic_error if the lock is not locked (asyncio raises RuntimeError).
+    void release() {
+        if (!locked_) {
+            throw std::logic_error("aio::lock::release: the lock is not acquired");
+        }
+        if (!waiters_.grant_first()) {
+            locked_ = false;
+        }
+    }
+
+    /// True while some task holds the lock, or it has been handed to a waiter that has not run
+    /// yet (asyncio Lock.locked).
+    bool locked() const noexcept { return locked_; }
+
+private:
+    // Invariant: waiters exist only while the lock is locked (a release with waiters hands the
+    // lock over instead of freeing it), so !locked_ alone means "free, nobody queued".
+    bool locked_ = false;
+    detail::wait_queue waiters_;
+};
+
+} // namespace aio
