@@ -14,14 +14,7 @@ using namespace std::chrono_literals;
 namespace {
 
 using aio_test::join;
-
-/// Yields to the loop until `count` reaches `n` (tasks bump a counter just before they park),
-/// at most 100 times, so that a broken primitive fails the checks instead of hanging.
-aio::awaitable<void> yield_until(const int& count, int n) {
-    for (int i = 0; i < 100 && count < n; ++i) {
-        co_await aio::sleep(0s);
-    }
-}
+using aio_test::yield_until;
 
 /// A task that waits for the event and records `name` when it gets through (or that it was
 /// cancelled).

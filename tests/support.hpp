@@ -3,6 +3,7 @@
 
 #include <aio/aio.hpp>
 
+#include <chrono>
 #include <exception>
 #include <string>
 #include <vector>
@@ -59,6 +60,14 @@ bool throws_as(F&& f) {
         return false;
     }
     return false;
+}
+
+/// Yields to the loop until `count` reaches `n` (tasks bump a counter just before they park),
+/// at most 100 times, so that a broken primitive fails the checks instead of hanging.
+inline aio::awaitable<void> yield_until(const int& count, int n) {
+    for (int i = 0; i < 100 && count < n; ++i) {
+        co_await aio::sleep(std::chrono::seconds(0));
+    }
 }
 
 /// The events joined with '|', for comparing a sequence in one CHECK.

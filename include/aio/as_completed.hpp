@@ -107,9 +107,11 @@ generator<Task> yield_in_completion_order(std::unique_ptr<completion_order<Task>
 /// Cancellation of the consumer while next() waits: next() throws cancelled_error and the
 /// tasks are left alone. Closing or destroying the generator early cancels nothing either (as
 /// in asyncio); the remaining tasks run on, and nothing stays registered on them. A task that
-/// appears twice in `tasks` is yielded twice. asyncio's `timeout` argument has no counterpart
-/// here: await `aio::timeout(d, gen.next())` instead; on expiry it throws timeout_error and the
-/// generator ends, as asyncio's iteration does.
+/// appears twice in `tasks` is yielded twice (asyncio yields it once). asyncio's `timeout`
+/// argument, one deadline for the whole iteration, has no counterpart here: await
+/// `aio::timeout_at(deadline, gen.next())` with a deadline computed once; on expiry it throws
+/// timeout_error, cancels no task, and the generator ends (the tasks not yet yielded can no
+/// longer be reached through it - as after a cancelled next()).
 template <std::ranges::input_range R>
 requires std::derived_from<std::ranges::range_value_t<R>, any_task>
     generator<std::ranges::range_value_t<R>> as_completed(R&& tasks) {

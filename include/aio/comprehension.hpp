@@ -189,8 +189,9 @@ awaitable<std::vector<generator_value_t<G>>> collect(G&& gen) {
 /// a time as the result is consumed. `f` takes the value (as an rvalue) and returns either a
 /// result, or an awaitable<R> that is awaited (an async f, like `await f(x)` in the
 /// comprehension). An exception from `gen` or `f` propagates to the consumer. An owned
-/// (rvalue) `gen` is closed (aclose, its cleanup awaited) when the result finishes, fails or
-/// is closed; a borrowed (lvalue) one is left open.
+/// (rvalue) `gen` is closed when the result finishes, fails or is closed: with aclose (its
+/// cleanup awaited), except when the result is closed by its destructor, which cannot await
+/// (see generator). A borrowed (lvalue) one is left open.
 template <generator_input G, class F>
 requires std::invocable<F&, generator_value_t<G> &&>
     generator<detail::call_value_t<F, generator_value_t<G>&&>> transform(G&& gen, F f) {

@@ -56,49 +56,17 @@ class thread_queue {
 public:
     using value_type = T;
 
-    /// The side for plain threads (janus's sync_q, the queue.Queue interface).
-    ///
-    /// put and get block the calling thread; called on the loop's own thread they throw
-    /// std::logic_error instead (they would block the loop that has to unblock them: use
-    /// async() or the nowait calls there). A cheap view: copy it freely while the queue lives.
-    class sync_side {
+    /// What both sides offer: the calls that never block or park, and snapshots of the state.
+    class side_base {
     public:
-        /// queue.Queue.put(item): appends `item`, blocking while the queue is full. Throws
-        /// queue_shut_down if the queue is (or, while blocked, becomes) closed; the item is
-        /// then not added, and `item` is left untouched (a move-only item is not lost). Wakes
-        /// one blocked getter of each side.
-        template <class U = T>
-        requires std::constructible_from<T, U&&>
-        void put(U&& item) const { state_->put_blocking(std::forward<U>(item), std::nullopt); }
-
-        /// queue.Queue.put(item, timeout=t): as put, but throws queue_full if no slot frees
-        /// up within `timeout` (a zero or negative timeout does not wait).
-        template <class U, class Rep, class Period>
-        requires std::constructible_from<T, U&&>
-        void put(U&& item, std::chrono::duration<Rep, Period> timeout) const {
-            state_->put_blocking(std::forward<U>(item), detail::deadline_after(timeout));
-        }
-
-        /// queue.Queue.get(): removes and returns the oldest item, blocking while the queue is
-        /// empty. Throws queue_shut_down if the queue is closed and empty (also when close()
-        /// wakes the blocked call).
-        T get() const { return state_->get_blocking(std::nullopt); }
-
-        /// queue.Queue.get(timeout=t): as get, but throws queue_empty if no item arrives
-        /// within `timeout` (a zero or negative timeout does not wait).
-        template <class Rep, class Period>
-        T get(std::chrono::duration<Rep, Period> timeout) const {
-            return state_->get_blocking(detail::deadline_after(timeout));
-        }
-
-        /// queue.Queue.put_nowait: appends `item` if there is a free slot, else throws
-        /// queue_full; throws queue_shut_down once closed; on either error `item` is left
-        /// untouched. Never blocks; any thread.
+        /// put_nowait (queue.Queue's and asyncio.Queue's): appends `item` if there is a free
+        /// slot, else throws queue_full; throws queue_shut_down once closed; on either error
+        /// `item` is left untouched. Never blocks; any thread.
         template <class U = T>
         requires std::constructible_from<T, U&&>
         void put_nowait(U&& item) const { state_->put_nowait(std::forward<U>(item)); }
 
-        /// queue.Queue.get_nowait: the oldest item if there is one, else throws queue_empty
+        /// get_nowait: the oldest item if there is one, else throws queue_empty
         /// (queue_shut_down if closed). Never blocks; any thread.
         T get_nowait() const { return state_->get_nowait(); }
 
@@ -110,54 +78,75 @@ public:
         std::size_t maxsize() const noexcept { return state_->maxsize(); }
         bool closed() const { return state_->closed(); }
 
+    protected:
+        explicit side_base(state_type* s) noexcept : state_(s) {}
+        state_type* state_;
+    };
+
+    /// The side for plain threads (janus's sync_q, the queue.Queue interface).
+    ///
+    /// put and get block the calling thread; called on the loop's own thread they throw
+    /// std::logic_error instead (they would block the loop that has to unblock them: use
+    /// async() or the nowait calls there). A cheap view: copy it freely while the queue lives.
+    class sync_side : public side_base {
+    public:
+        /// queue.Queue.put(item): appends `item`, blocking while the queue is full. Throws
+        /// queue_shut_down if the queue is (or, while blocked, becomes) closed; the item is
+        /// then not added, and `item` is left untouched (a move-only item is not lost). Wakes
+        /// one blocked getter of each side.
+        template <class U = T>
+        requires std::constructible_from<T, U&&>
+        void put(U&& item) const {
+            this->state_->put_blocking(std::forward<U>(item), std::nullopt);
+        }
+
+        /// queue.Queue.put(item, timeout=t): as put, but throws queue_full if no slot frees
+        /// up within `timeout` (a zero or negative timeout does not wait).
+        template <class U, class Rep, class Period>
+        requires std::constructible_from<T, U&&>
+        void put(U&& item, std::chrono::duration<Rep, Period> timeout) const {
+            this->state_->put_blocking(std::forward<U>(item), detail::deadline_after(timeout));
+        }
+
+        /// queue.Queue.get(): removes and returns the oldest item, blocking while the queue is
+        /// empty. Throws queue_shut_down if the queue is closed and empty (also when close()
+        /// wakes the blocked call).
+        T get() const { return this->state_->get_blocking(std::nullopt); }
+
+        /// queue.Queue.get(timeout=t): as get, but throws queue_empty if no item arrives
+        /// within `timeout` (a zero or negative timeout does not wait).
+        template <class Rep, class Period>
+        T get(std::chrono::duration<Rep, Period> timeout) const {
+            return this->state_->get_blocking(detail::deadline_after(timeout));
+        }
+
     private:
         friend class thread_queue;
-        explicit sync_side(state_type* s) noexcept : state_(s) {}
-        state_type* state_;
+        using side_base::side_base;
     };
 
     /// The side for coroutines on the queue's loop (janus's async_q, the asyncio.Queue
     /// interface). Its awaits throw std::logic_error when awaited by a coroutine of another
     /// loop. A cheap view: copy it freely while the queue lives.
-    class async_side {
+    class async_side : public side_base {
     public:
         /// asyncio.Queue.put: appends `item`, parking the task while the queue is full. Returns
         /// without suspending when there is a free slot. Throws queue_shut_down if the queue is
         /// (or, while parked, becomes) closed. Cancellation while parked: throws
         /// cancelled_error, the item is not added and takes no slot (a slot this put was woken
         /// for goes to the next parked putter).
-        awaitable<void> put(T item) const { return state_->put_async(std::move(item)); }
+        awaitable<void> put(T item) const { return this->state_->put_async(std::move(item)); }
 
         /// asyncio.Queue.get: removes and returns the oldest item, parking the task while the
         /// queue is empty. Returns without suspending when an item is there. Throws
         /// queue_shut_down once the queue is closed and empty. Cancellation while parked:
         /// throws cancelled_error and takes no item (an item this get was woken for stays for
         /// the next getter, which is woken).
-        awaitable<T> get() const { return state_->get_async(); }
-
-        /// asyncio.Queue.put_nowait: appends `item` if there is a free slot, else throws
-        /// queue_full; throws queue_shut_down once closed; on either error `item` is left
-        /// untouched.
-        template <class U = T>
-        requires std::constructible_from<T, U&&>
-        void put_nowait(U&& item) const { state_->put_nowait(std::forward<U>(item)); }
-
-        /// asyncio.Queue.get_nowait: the oldest item if there is one, else throws queue_empty
-        /// (queue_shut_down if closed).
-        T get_nowait() const { return state_->get_nowait(); }
-
-        /// The number of items (a snapshot: threads may change it at once).
-        std::size_t size() const { return state_->size(); }
-        bool empty() const { return size() == 0; }
-        /// True if maxsize() > 0 and the queue holds maxsize() items (a snapshot).
-        bool full() const { return state_->full(); }
-        std::size_t maxsize() const noexcept { return state_->maxsize(); }
-        bool closed() const { return state_->closed(); }
+        awaitable<T> get() const { return this->state_->get_async(); }
 
     private:
         friend class thread_queue;
-        explicit async_side(state_type* s) noexcept : state_(s) {}
-        state_type* state_;
+        using side_base::side_base;
     };
 
     /// A queue whose async side belongs to the running loop (janus.Queue()); `maxsize` 0 means
