@@ -95,7 +95,7 @@ awaitable<std::vector<T>> collect_all(generator_source<T> source) {
 
 // Each comprehension body runs its loop, then closes an owned input whatever happened (on
 // error, or when it is closed itself), then rethrows what the loop threw. The close is
-// awaited outside the catch block: C++ forbids co_await inside one (ASIO_NOTES 11).
+// awaited outside the catch block: C++ forbids co_await inside one.
 
 template <class T, class F>
 generator<call_value_t<F, T&&>> transform_all(generator_source<T> source, F f) {

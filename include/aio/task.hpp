@@ -97,7 +97,7 @@ protected:
 /// task throws cancelled_error). If the awaiting task is cancelled meanwhile, the awaited task
 /// is cancelled too (as asyncio does) and the await throws cancelled_error once it has ended;
 /// use aio::shield to protect it. The one spelling is `t()`: Asio 1.81 awaits only rvalue
-/// operations and cannot carry (exception_ptr, T) on its direct path (ASIO_NOTES 9-10).
+/// operations and cannot carry (exception_ptr, T) on its direct path.
 template <class T = void>
 class task : public any_task {
 public:

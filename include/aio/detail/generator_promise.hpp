@@ -66,7 +66,7 @@ struct next_value {
 /// The promise of a generator<T> body.
 ///
 /// A body cannot co_await an Asio awaitable itself (Asio only lets an awaitable be awaited by
-/// another awaitable, ASIO_NOTES 1). So an await in the body is a request: the body parks it
+/// another awaitable). So an await in the body is a request: the body parks it
 /// here and suspends, back to whoever resumed it - the driver, which is generator::next() or
 /// aclose(), an ordinary awaitable running in the consumer's coroutine. The driver co_awaits
 /// the request there (so it inherits the consumer's executor and cancellation), then resumes

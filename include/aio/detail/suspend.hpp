@@ -19,7 +19,9 @@ namespace aio::detail {
 /// A suspended coroutine, type-erased: resume() hands it back to its executor.
 class suspension {
 public:
-    /// Schedules the coroutine to continue (posted, never inline: ASIO_NOTES 3). Consumes *this.
+    /// Schedules the coroutine to continue: posted, never inline (Asio 1.81 has no immediate
+    /// completion; resuming inside the initiation nests stacks until they overflow). Consumes
+    /// *this.
     virtual void resume() = 0;
 
 protected:
