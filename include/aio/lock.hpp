@@ -3,10 +3,7 @@
 
 #include <aio/awaitable.hpp>
 #include <aio/detail/release_guard.hpp>
-#include <aio/detail/suspend.hpp>
-#include <aio/detail/wait_queue.hpp>
-
-#include <boost/asio/this_coro.hpp>
+#include <aio/semaphore.hpp>
 
 #include <stdexcept>
 
@@ -40,16 +37,7 @@ public:
     /// that had just been handed the lock and was cancelled before it ran again: it passes the
     /// lock on to the next waiter (or frees it) before throwing, so a cancellation never leaks
     /// the lock.
-    awaitable<void> acquire() {
-        if (!locked_) {
-            locked_ = true;
-            co_return;
-        }
-        detail::queued_waiter w(waiters_);
-        co_await detail::suspend(w);
-        auto cs = co_await boost::asio::this_coro::cancellation_state;
-        detail::check_cancelled(cs, w, [this] { release(); });
-    }
+    awaitable<void> acquire() { return permit_.acquire(); }
 
     /// Acquires like acquire() and returns a guard that releases the lock when it goes out of
     /// scope (the C++ form of `async with lock:`): on return, on exception and on cancellation
@@ -63,23 +51,20 @@ public:
     /// resumption is posted; release never suspends or runs a waiter inline). Throws
     /// std::logic_error if the lock is not locked (asyncio raises RuntimeError).
     void release() {
-        if (!locked_) {
+        if (!locked()) {
             throw std::logic_error("aio::lock::release: the lock is not acquired");
         }
-        if (!waiters_.grant_first()) {
-            locked_ = false;
-        }
+        permit_.release();
     }
 
     /// True while some task holds the lock, or it has been handed to a waiter that has not run
     /// yet (asyncio Lock.locked).
-    bool locked() const noexcept { return locked_; }
+    bool locked() const noexcept { return permit_.locked(); }
 
 private:
-    // Invariant: waiters exist only while the lock is locked (a release with waiters hands the
-    // lock over instead of freeing it), so !locked_ alone means "free, nobody queued".
-    bool locked_ = false;
-    detail::wait_queue waiters_;
+    // A lock is a semaphore with one permit: its queue, hand-over and give-back on cancellation
+    // are the semaphore's.
+    bounded_semaphore permit_{1};
 };
 
 } // namespace aio
