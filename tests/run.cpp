@@ -182,6 +182,28 @@ TEST_CASE("a task created at shutdown that outlives its creator is cancelled too
     CHECK(child_started == child_saw_cancel);
 }
 
+TEST_CASE("run keeps waiting while main is parked with nothing queued on the loop") {
+    // main parks on a future that only another thread resolves: meanwhile the loop has no
+    // handler queued and no operation pending (no signal wait either), and run must wait
+    // instead of returning.
+    aio::future<int>* answer_ptr = nullptr;
+    std::promise<aio::loop> loop_ready;
+    std::thread resolver([&] {
+        aio::loop lp = loop_ready.get_future().get();
+        lp.call_soon_threadsafe([&] { answer_ptr->set_result(42); });
+    });
+    int value = aio::run(
+        [&]() -> aio::awaitable<int> {
+            aio::future<int> answer;
+            answer_ptr = &answer;
+            loop_ready.set_value(aio::get_running_loop());
+            co_return co_await answer();
+        },
+        aio::run_options{.handle_signals = false});
+    resolver.join();
+    CHECK(value == 42);
+}
+
 TEST_CASE("run waits for a to_thread job still running when main returns") {
     std::atomic<bool> job_done{false};
     bool task_cancelled = false;

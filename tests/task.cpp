@@ -72,6 +72,19 @@ TEST_CASE("create_task starts the body only after the creator yields") {
     CHECK(join(events) == "created|body|after yield");
 }
 
+TEST_CASE("a task whose body returns without awaiting is done after one yield, as in asyncio") {
+    bool done_after_one_yield = false;
+    int value = 0;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        auto t = aio::create_task(value_of(5));
+        co_await aio::sleep(0s);
+        done_after_one_yield = t.done();
+        value = t.result();
+    });
+    CHECK(done_after_one_yield);
+    CHECK(value == 5);
+}
+
 TEST_CASE("awaiting a task returns its value or rethrows its exception") {
     int value = 0;
     std::string message;

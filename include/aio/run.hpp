@@ -7,6 +7,7 @@
 #include <aio/loop.hpp>
 #include <aio/task.hpp>
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
@@ -42,7 +43,7 @@ class runner {
 public:
     explicit runner(run_options options = {})
         : options_(options), ctx_(std::make_unique<boost::asio::io_context>(1)),
-          core_(std::make_shared<detail::loop_core>(*ctx_)) {}
+          core_(std::make_shared<detail::loop_core>(*ctx_)), work_(ctx_->get_executor()) {}
     runner(const runner&) = delete;
     runner& operator=(const runner&) = delete;
     ~runner() { close(); }
@@ -97,6 +98,7 @@ public:
         core_->mark_closed();
         signals_.reset();
         core_->clear_signal_handlers();
+        work_.reset();
         ctx_.reset(); // destroys what is still queued, and coroutines that never finished
         core_->discard_queued();
         core_->detach_all();
@@ -187,8 +189,8 @@ private:
                     s.cancel();
                 });
             }
-            // Each running task holds work on the io_context, so this returns 0 only if the
-            // loop was stopped (a second signal, or a stop() from user code).
+            // The runner holds work on the io_context, so this returns 0 only if the loop was
+            // stopped (a second signal, or a stop() from user code).
             if (ctx_->run_one() == 0) {
                 if (!hard_stopped_) {
                     core_->report({std::to_string(core_->tasks().size()) +
@@ -208,6 +210,10 @@ private:
     run_options options_;
     std::unique_ptr<boost::asio::io_context> ctx_;
     std::shared_ptr<detail::loop_core> core_;
+    /// Keeps run() and the shutdown rounds waiting while tasks are parked with nothing queued
+    /// (tasks start without per-task work counting; see detail::start_task). run() returns when
+    /// main's end stops the loop.
+    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
     std::optional<boost::asio::signal_set> signals_;
     any_task main_;
     int interrupt_signal_ = 0;

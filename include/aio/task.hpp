@@ -6,8 +6,9 @@
 #include <aio/detail/core.hpp>
 #include <aio/error.hpp>
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/cancellation_signal.hpp>
-#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/cancellation_state.hpp>
 #include <boost/asio/execution/allocator.hpp>
 #include <boost/asio/recycling_allocator.hpp>
 #include <boost/asio/require.hpp>
@@ -160,89 +161,98 @@ inline task_executor make_task_executor(loop_core& loop, state_base* task) {
                                 boost::asio::execution::allocator(task_allocator<void>(task)));
 }
 
-/// The completion handler of a task's coroutine: it owns the task's "running" reference.
-/// It carries the task's cancellation slot as a member, not through bind_cancellation_slot:
-/// co_spawn then emits cancellation synchronously (a binder would make it dispatch the emission,
-/// which posts when cancel() is called from outside the loop's run).
+/// A task's state as its coroutine's bottom frame sees it. The body sits behind virtual calls,
+/// so that the frame's type does not depend on the body's: one entry function per result type
+/// serves every body.
 template <class T>
-struct task_completion {
-    ref<state<T>> st;
-
-    using cancellation_slot_type = boost::asio::cancellation_slot;
-    cancellation_slot_type get_cancellation_slot() const noexcept {
-        return st->cancellation_slot();
-    }
-
-    void operator()(std::exception_ptr e, result_t<T> value) {
-        if (e) {
-            st->finish_exception(std::move(e));
-        } else {
-            st->finish_value(std::move(value));
-        }
-    }
-    void operator()(std::exception_ptr e) requires std::is_void_v<T> {
-        (*this)(std::move(e), std::monostate{});
-    }
+class task_base : public state<T> {
+public:
+    using state<T>::state;
+    /// The body's coroutine: the awaitable itself, or what the callable returns.
+    virtual awaitable<T> make_coroutine() = 0;
+    /// Destroys the callable and its captures, once the coroutine they serve has ended.
+    virtual void drop_body() noexcept = 0;
 };
 
-/// The same for results co_spawn cannot carry (no default constructor): the value was stashed.
+// GCC gives a coroutine's frame the linkage of an ordinary class in this header, and warns
+// (-Wsubobject-linkage, on by default) when a task's result type is local to the user's file,
+// e.g. in an anonymous namespace. The frame is an implementation type of this one function, used
+// in no other translation unit, so the warning is a false positive here.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wsubobject-linkage"
+#endif
+/// The bottom frame of a task's coroutine stack: runs the body and ends the task with what it
+/// gives. Asio runs a coroutine stack from such a frame (co_spawn's is another); aio starts its
+/// own because co_spawn, for what aio already does itself, pays per task with a cancellation
+/// handler and a second cancellation state, two work-counting guards (the runner keeps the loop
+/// busy instead), a dispatch before the body and a post after it (aio's ends never resume a
+/// coroutine inline, so the task may end at once). Every exception is caught here: none may
+/// leave the frame, as Asio would rethrow it out of the loop's run().
 template <class T>
-struct stashed_completion {
-    ref<state<T>> st;
-
-    using cancellation_slot_type = boost::asio::cancellation_slot;
-    cancellation_slot_type get_cancellation_slot() const noexcept {
-        return st->cancellation_slot();
-    }
-
-    void operator()(std::exception_ptr e) {
-        if (e) {
-            st->finish_exception(std::move(e));
+boost::asio::awaitable<boost::asio::detail::awaitable_thread_entry_point>
+task_entry(ref<task_base<T>> running) {
+    std::exception_ptr error;
+    try {
+        if constexpr (std::is_void_v<T>) {
+            co_await running->make_coroutine();
         } else {
-            st->finish_stashed();
+            running->stash(co_await running->make_coroutine());
         }
+    } catch (...) {
+        error = std::current_exception();
     }
-};
+    running->drop_body();
+    if (error) {
+        running->finish_exception(std::move(error));
+    } else if constexpr (std::is_void_v<T>) {
+        running->finish_value(std::monostate{});
+    } else {
+        running->finish_stashed();
+    }
+}
 
-/// Runs a scheduled task's coroutine; `running` is the reference its completion handler owns.
-template <class T, class Body>
-void start_task(ref<state<T>> running, Body body) {
-    state<T>* st = running.get();
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+/// Runs a scheduled task's first step; `running` is the reference its bottom frame owns.
+template <class T>
+void start_task(ref<task_base<T>> running) {
+    task_base<T>* st = running.get();
     if (st->cancel_requests() > 0) {
+        st->drop_body();
         st->finish_cancelled(); // cancelled before its first step: the body never runs
         return;
     }
-    auto ex = make_task_executor(*st->loop(), st);
-    ref<state<T>> alive = running; // the first step may end the task and drop `running`
+    ref<task_base<T>> alive = running; // the first step may end the task and drop `running`
+    boost::asio::cancellation_slot slot = st->cancellation_slot();
+    boost::asio::any_io_executor ex = make_task_executor(*st->loop(), st);
     st->set_first_step(true);
-    if constexpr (std::is_void_v<T> || std::is_default_constructible_v<T>) {
-        boost::asio::co_spawn(ex, std::move(body), task_completion<T>{std::move(running)});
-    } else {
-        // co_spawn's handler needs a default-constructible T; let a void coroutine carry it.
-        auto carrier = [](state<T>* s, Body b) -> awaitable<void> {
-            if constexpr (awaitable_type<Body>) {
-                s->stash(co_await std::move(b));
-            } else {
-                s->stash(co_await b());
-            }
-        };
-        boost::asio::co_spawn(ex, carrier(st, std::move(body)),
-                              stashed_completion<T>{std::move(running)});
-    }
+    // The first step runs here, inline, up to the body's first suspension (as co_spawn's does).
+    boost::asio::detail::awaitable_thread<boost::asio::any_io_executor>(
+        task_entry<T>(std::move(running)), ex, slot, boost::asio::cancellation_state(slot))
+        .launch();
     st->set_first_step(false);
 }
 
-/// A task's state, holding its body until the loop starts it.
+/// A task's state with its body: an awaitable<T>, or a callable returning one (kept, with its
+/// captures, until the coroutine it made has ended).
 template <class T, class Body>
-class task_state final : public state<T> {
+class task_state final : public task_base<T> {
 public:
-    task_state(loop_core& loop, Body body) : state<T>(&loop, true), body_(std::move(body)) {}
+    task_state(loop_core& loop, Body body) : task_base<T>(&loop, true), body_(std::move(body)) {}
 
-    void start() override {
-        Body body = std::move(*body_);
-        body_.reset();
-        start_task<T>(ref<state<T>>::adopt(this), std::move(body));
+    void start() override { start_task<T>(ref<task_base<T>>::adopt(this)); }
+
+    awaitable<T> make_coroutine() override {
+        if constexpr (awaitable_type<Body>) {
+            return std::move(*body_);
+        } else {
+            return (*body_)();
+        }
     }
+    void drop_body() noexcept override { body_.reset(); }
 
 private:
     std::optional<Body> body_;

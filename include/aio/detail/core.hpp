@@ -107,25 +107,22 @@ public:
     }
 
     // --- executor jobs: counted so that shutdown can wait for them ---
-    void job_started() noexcept {
-        std::lock_guard lock(mutex_);
-        ++jobs_;
-    }
+    // The count is atomic so that starting and finishing a job take no lock: the loop and the
+    // pool's threads would otherwise contend for mutex_ on every job. Only the last job to
+    // finish takes it, to wake a shutdown waiting in wait_jobs.
+    void job_started() noexcept { jobs_.fetch_add(1, std::memory_order_relaxed); }
     void job_finished() noexcept {
-        std::lock_guard lock(mutex_);
-        if (--jobs_ == 0) {
+        if (jobs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+            std::lock_guard lock(mutex_); // a waiter is either before its check or asleep
             jobs_cv_.notify_all();
         }
     }
     /// Waits until no job is running or the deadline passes; true if none is running.
     bool wait_jobs(std::chrono::steady_clock::time_point deadline) {
         std::unique_lock lock(mutex_);
-        return jobs_cv_.wait_until(lock, deadline, [&] { return jobs_ == 0; });
+        return jobs_cv_.wait_until(lock, deadline, [&] { return running_jobs() == 0; });
     }
-    std::size_t running_jobs() const {
-        std::lock_guard lock(mutex_);
-        return jobs_;
-    }
+    std::size_t running_jobs() const { return jobs_.load(std::memory_order_acquire); }
 
     /// The pool behind to_thread, created on first use: min(32, cores + 4) threads, as
     /// Python's default ThreadPoolExecutor. Loop thread only.
@@ -227,7 +224,7 @@ private:
 
     mutable std::mutex mutex_;
     boost::asio::io_context* open_ctx_;
-    std::size_t jobs_ = 0;
+    std::atomic<std::size_t> jobs_{0};
     std::condition_variable jobs_cv_;
     std::unique_ptr<boost::asio::thread_pool> pool_;
     state_base* start_head_ = nullptr;

@@ -1,0 +1,299 @@
+#!/usr/bin/env bash
+# compare.sh - runs aio, raw Asio, Python asyncio and uvloop side by side on this machine and
+# prints one table: the rate of each implementation (the median of several interleaved rounds),
+# the ratios aio/raw Asio and aio/uvloop (or aio/asyncio where the target is set against
+# asyncio), and peak RSS.
+#
+#   bench/compare.sh [--rounds N] [--seconds S] [--plot] [--out DIR]
+#   bench/compare.sh --smoke
+#
+#   --rounds N    rounds per workload (default 5); each round runs every implementation once,
+#                 in turn, so that a slow spell of the machine hits all of them alike
+#   --seconds S   duration of each echo and HTTP load run (default 5)
+#   --plot        also draw docs/benchmarks.svg (the ratios) with gnuplot
+#   --out DIR     where the raw result lines and the table go (default build/bench/results)
+#   --smoke       one round with tiny sizes and 1 s loads: checks that everything runs, measures
+#                 nothing (what CI does)
+#
+# Rows: the seven workloads of bench/peers/asyncio_bench.py; echo (bench/echo_load, 50
+# connections, against the aio echo example, bench/raw_echo_server and the Python peers); HTTP
+# hello (wrk against bench/raw_hello_server and aiohttp; aio's HTTP layer joins when it exists);
+# compile time (bench/compile/with_aio.cpp against with_raw_asio.cpp). The Python rows need a
+# python3 with uvloop and aiohttp (PYTHON=..., else python3, else Debian's /usr/bin/python3);
+# the HTTP row needs wrk. Rows whose tools are missing are skipped, and the table says so.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+rounds=5
+seconds=5
+plot=false
+smoke=false
+out=build/bench/results
+while [[ $# -gt 0 ]]; do
+    case $1 in
+    --rounds) rounds=$2; shift 2 ;;
+    --seconds) seconds=$2; shift 2 ;;
+    --plot) plot=true; shift ;;
+    --out) out=$2; shift 2 ;;
+    --smoke) smoke=true; rounds=1; seconds=1; shift ;;
+    *)
+        sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
+        exit 2
+        ;;
+    esac
+done
+if ! [[ $rounds =~ ^[1-9][0-9]*$ && $seconds =~ ^[1-9][0-9]*$ ]]; then
+    echo "compare.sh: --rounds and --seconds take a positive whole number" >&2
+    exit 2
+fi
+
+echo "building (cmake --preset bench)" >&2
+cmake --preset bench >/dev/null
+cmake --build --preset bench >/dev/null
+bin=build/bench/bench
+aio_echo=build/bench/examples/echo_server
+
+mkdir -p "$out"
+lines=$out/lines.txt
+: >"$lines"
+
+python=""
+for candidate in "${PYTHON:-}" python3 /usr/bin/python3; do
+    if [[ -n $candidate ]] && "$candidate" -c 'import aiohttp, uvloop' 2>/dev/null; then
+        python=$candidate
+        break
+    fi
+done
+[[ -n $python ]] || echo "compare.sh: no python3 with aiohttp and uvloop: Python rows skipped" >&2
+have_wrk=false
+command -v wrk >/dev/null && have_wrk=true
+$have_wrk || echo "compare.sh: wrk not found: HTTP rows skipped" >&2
+
+# field NAME LINE: the value of NAME=... in a result line.
+field() { sed -n "s/.*\<$1=\([^ ]*\).*/\1/p" <<<"$2"; }
+
+# record ROW IMPL RATE RSS_KB: one measurement, kept in $lines as "ROW IMPL RATE RSS_KB".
+record() { echo "$1 $2 $3 $4" >>"$lines"; }
+
+# run_workload ROW IMPL N: one run of a workload; records its rate and peak RSS.
+run_workload() {
+    local row=$1 impl=$2 n=$3 line
+    case $impl in
+    asyncio) line=$("$python" bench/peers/asyncio_bench.py "$row" "$n") ;;
+    uvloop) line=$("$python" bench/peers/asyncio_bench.py --uvloop "$row" "$n") ;;
+    *) line=$("$bin/aio_bench" "$row" "$n" --impl "$impl") ;;
+    esac
+    echo "$line" >&2
+    record "$row" "$impl" "$(field rate "$line")" "$(field peak_rss_kb "$line")"
+}
+
+port=$((20000 + RANDOM % 20000))
+server_pid=""
+stop_server() {
+    if [[ -n $server_pid ]]; then
+        kill -INT "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+        server_pid=""
+    fi
+}
+trap stop_server EXIT
+
+# start_server CMD...: starts a server on a fresh port ($port) and waits until it accepts.
+start_server() {
+    port=$((port + 1))
+    "$@" >/dev/null 2>&1 &
+    server_pid=$!
+    for _ in $(seq 100); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "compare.sh: server did not start: $*" >&2
+    exit 1
+}
+
+# peak RSS of the running server, in KB.
+server_rss() { awk '/^VmHWM:/ { print $2 }' "/proc/$server_pid/status"; }
+
+run_echo() {
+    local impl=$1 line
+    case $impl in
+    aio) start_server "$aio_echo" --port $((port + 1)) ;;
+    raw-asio) start_server "$bin/raw_echo_server" $((port + 1)) ;;
+    asyncio) start_server "$python" bench/peers/echo_server.py $((port + 1)) ;;
+    uvloop) start_server "$python" bench/peers/echo_server.py $((port + 1)) --uvloop ;;
+    esac
+    line=$("$bin/echo_load" 127.0.0.1 "$port" 50 "$seconds")
+    echo "$line impl=$impl" >&2
+    if [[ $(field errors "$line") != 0 ]]; then
+        echo "compare.sh: echo errors against $impl" >&2
+        exit 1
+    fi
+    record echo "$impl" "$(field rate "$line")" "$(server_rss)"
+    stop_server
+}
+
+run_http() {
+    local impl=$1 rate
+    case $impl in
+    raw-beast) start_server "$bin/raw_hello_server" $((port + 1)) ;;
+    aiohttp) start_server "$python" bench/peers/hello_server.py $((port + 1)) ;;
+    aiohttp-uvloop) start_server "$python" bench/peers/hello_server.py $((port + 1)) --uvloop ;;
+    esac
+    rate=$(wrk -t1 -c64 -d"${seconds}s" "http://127.0.0.1:$port/" | awk '/^Requests\/sec:/ { print $2 }')
+    echo "http_hello impl=$impl rate=$rate" >&2
+    record http_hello "$impl" "$rate" "$(server_rss)"
+    stop_server
+}
+
+compile_seconds() {
+    local start end
+    start=$(date +%s.%N)
+    "${CXX:-c++}" -std=c++20 -O2 -Iinclude -c "$1" -o /dev/null
+    end=$(date +%s.%N)
+    awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }'
+}
+
+python_impls=()
+[[ -n $python ]] && python_impls=(asyncio uvloop)
+
+mapfile -t workloads < <("$bin/aio_bench" --list)
+for entry in "${workloads[@]}"; do
+    read -r name n <<<"$entry"
+    $smoke && n=$(((n + 999) / 1000))
+    for _ in $(seq "$rounds"); do
+        for impl in "${python_impls[@]}" raw-asio aio; do
+            run_workload "$name" "$impl" "$n"
+        done
+    done
+done
+
+echo_rounds=$(((rounds + 1) / 2))
+for _ in $(seq "$echo_rounds"); do
+    for impl in "${python_impls[@]}" raw-asio aio; do
+        run_echo "$impl"
+    done
+done
+
+if $have_wrk; then
+    http_impls=(raw-beast)
+    [[ -n $python ]] && http_impls+=(aiohttp aiohttp-uvloop)
+    for _ in $(seq "$echo_rounds"); do
+        for impl in "${http_impls[@]}"; do
+            run_http "$impl"
+        done
+    done
+fi
+
+for _ in $(seq "$echo_rounds"); do
+    for side in with_raw_asio with_aio; do
+        secs=$(compile_seconds "bench/compile/$side.cpp")
+        echo "compile $side seconds=$secs" >&2
+        record compile "${side#with_}" "$secs" 0
+    done
+done
+
+# The table: medians per row and implementation, then the ratios against each row's target.
+table=$out/table.md
+ratios=$out/ratios.tsv
+awk -v ratios="$ratios" '
+    function median(key,    n, i, j, t, v) {
+        n = split(values[key], v, " ")
+        for (i = 2; i <= n; i++) {
+            for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) {
+                t = v[j]; v[j] = v[j - 1]; v[j - 1] = t
+            }
+        }
+        return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+    }
+    function rate(row, impl,    key) {
+        key = row SUBSEP impl
+        return (key in values) ? median(key) : ""
+    }
+    function rss(row, impl,    key) {
+        key = row SUBSEP impl
+        return (key in rss_max) ? sprintf("%.0f", rss_max[key] / 1024) : "-"
+    }
+    function show(x) {
+        if (x == "") return "-"
+        if (x >= 1e6) return sprintf("%.2fM", x / 1e6)
+        if (x >= 1e3) return sprintf("%.1fk", x / 1e3)
+        return sprintf("%.3g", x)
+    }
+    function ratio(a, b) { return (a == "" || b == "" || b == 0) ? "" : a / b }
+    function showratio(r) { return r == "" ? "-" : sprintf("%.2fx", r) }
+    {
+        key = $1 SUBSEP $2
+        values[key] = values[key] " " $3
+        if (!($1 in seen)) { seen[$1] = 1; order[++rows] = $1 }
+        if ($4 + 0 > rss_max[key] + 0) rss_max[key] = $4
+    }
+    END {
+        target["spawn_gather"] = ">= 1.0x raw, RSS <= 1.2x raw"
+        target["spawn_churn"] = ">= 1.0x raw"
+        target["queue_pingpong"] = ">= 3x raw channel"
+        target["async_gen"] = ">= 3x asyncio"
+        target["executor"] = ">= 0.8x raw"
+        target["timers"] = ">= 0.9x raw"
+        target["event_fanout"] = ">= 3x asyncio"
+        target["echo"] = ">= 0.95x raw"
+        target["http_hello"] = ">= 0.9x raw Beast"
+        target["compile"] = "<= 1.3x raw time"
+        print "| row | asyncio | uvloop | raw Asio | aio | aio/raw | aio/uvloop | aio/asyncio | peak RSS MB (asyncio/uvloop/raw/aio) | target |"
+        print "|---|---|---|---|---|---|---|---|---|---|"
+        for (i = 1; i <= rows; i++) {
+            row = order[i]
+            py = "asyncio"; uv = "uvloop"; raw = "raw-asio"
+            if (row == "http_hello") { py = "aiohttp"; uv = "aiohttp-uvloop"; raw = "raw-beast" }
+            if (row == "compile") { raw = "raw_asio" }
+            a = rate(row, "aio")
+            if (row == "compile") {
+                # Seconds, not a rate: the table gives aio time / raw time; the chart, like its
+                # other bars, raw / aio (higher is better).
+                printf "| compile (s) | - | - | %.1f | %.1f | %.2fx time | - | - | - | %s |\n",
+                    rate(row, raw), a, a / rate(row, raw), target[row]
+                printf "%s\t%s\t0\n", row, rate(row, raw) / a > ratios
+                continue
+            }
+            r_raw = ratio(a, rate(row, raw)); r_uv = ratio(a, rate(row, uv)); r_py = ratio(a, rate(row, py))
+            printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s/%s/%s/%s | %s |\n", row,
+                show(rate(row, py)), show(rate(row, uv)), show(rate(row, raw)), show(a),
+                showratio(r_raw), showratio(r_uv), showratio(r_py),
+                rss(row, py), rss(row, uv), rss(row, raw), rss(row, "aio"), target[row]
+            printf "%s\t%s\t%s\n", row, (r_raw == "" ? 0 : r_raw), (r_uv == "" ? 0 : r_uv) > ratios
+        }
+    }
+' "$lines" >"$table"
+
+echo
+echo "rates in operations per second (echo: round trips, HTTP: requests); median of $rounds"
+echo "round(s), $echo_rounds for echo, HTTP and compile; peak RSS is the largest seen"
+cat "$table"
+
+if $plot; then
+    if ! command -v gnuplot >/dev/null; then
+        echo "compare.sh: --plot needs gnuplot" >&2
+        exit 1
+    fi
+    gnuplot <<EOF
+set terminal svg size 900,420 font "sans,12" background "white"
+set output "docs/benchmarks.svg"
+set title "aio relative to raw Asio and to uvloop (higher is better; 1 = same speed)"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set logscale y 2
+set yrange [0.25:16]
+set ytics ("1/4" 0.25, "1/2" 0.5, "1" 1, "2" 2, "4" 4, "8" 8, "16" 16)
+set grid ytics
+set xtics rotate by -30
+set key top right
+set arrow from graph 0, first 1 to graph 1, first 1 nohead lw 2 dt 2
+set datafile separator "\t"
+plot "$ratios" using (\$2 > 0 ? \$2 : NaN):xtic(1) title "aio / raw Asio" lc rgb "#3b6ea8", \
+     "" using (\$3 > 0 ? \$3 : NaN) title "aio / uvloop" lc rgb "#e0a030"
+EOF
+    echo "drew docs/benchmarks.svg"
+fi
