@@ -92,7 +92,7 @@ port=$((20000 + RANDOM % 20000))
 server_pid=""
 stop_server() {
     if [[ -n $server_pid ]]; then
-        kill -INT "$server_pid" 2>/dev/null || true
+        kill -TERM "$server_pid" 2>/dev/null || true
         wait "$server_pid" 2>/dev/null || true
         server_pid=""
     fi
