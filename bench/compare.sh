@@ -11,6 +11,7 @@
 #                 in turn, so that a slow spell of the machine hits all of them alike
 #   --seconds S   duration of each echo and HTTP load run (default 5)
 #   --plot        also draw docs/benchmarks.svg (the ratios) with gnuplot
+#   --replot      only redraw docs/benchmarks.svg from the last run's results in --out
 #   --out DIR     where the raw result lines and the table go (default build/bench/results)
 #   --smoke       one round with tiny sizes and 1 s loads: checks that everything runs, measures
 #                 nothing (what CI does)
@@ -28,6 +29,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 rounds=5
 seconds=5
 plot=false
+replot=false
 smoke=false
 out=build/bench/results
 while [[ $# -gt 0 ]]; do
@@ -35,6 +37,7 @@ while [[ $# -gt 0 ]]; do
     --rounds) rounds=$2; shift 2 ;;
     --seconds) seconds=$2; shift 2 ;;
     --plot) plot=true; shift ;;
+    --replot) replot=true; shift ;;
     --out) out=$2; shift 2 ;;
     --smoke) smoke=true; rounds=1; seconds=1; shift ;;
     *)
@@ -46,6 +49,37 @@ done
 if ! [[ $rounds =~ ^[1-9][0-9]*$ && $seconds =~ ^[1-9][0-9]*$ ]]; then
     echo "compare.sh: --rounds and --seconds take a positive whole number" >&2
     exit 2
+fi
+
+draw_chart() {
+    if ! command -v gnuplot >/dev/null; then
+        echo "compare.sh: drawing the chart needs gnuplot" >&2
+        exit 1
+    fi
+    gnuplot <<EOF
+set terminal svg size 900,420 font "sans,12" background "white" noenhanced
+set output "docs/benchmarks.svg"
+set title "aio relative to raw Asio and to uvloop (higher is better; 1 = same speed)"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set logscale y 2
+set yrange [0.25:32]
+set ytics ("1/4" 0.25, "1/2" 0.5, "1" 1, "2" 2, "4" 4, "8" 8, "16" 16, "32" 32)
+set grid ytics
+set xtics rotate by -30
+set key top right
+set arrow from graph 0, first 1 to graph 1, first 1 nohead lw 2 dt 2
+set datafile separator "\t"
+plot "$1" using (\$2 > 0 ? \$2 : NaN):xtic(1) title "aio / raw Asio (compile: raw time / aio time)" lc rgb "#3b6ea8", \
+     "" using (\$3 > 0 ? \$3 : NaN) title "aio / uvloop" lc rgb "#e0a030"
+EOF
+    echo "drew docs/benchmarks.svg"
+}
+
+if $replot; then
+    draw_chart "$out/ratios.tsv"
+    exit 0
 fi
 
 echo "building (cmake --preset bench)" >&2
@@ -273,27 +307,5 @@ echo "round(s), $echo_rounds for echo, HTTP and compile; peak RSS is the largest
 cat "$table"
 
 if $plot; then
-    if ! command -v gnuplot >/dev/null; then
-        echo "compare.sh: --plot needs gnuplot" >&2
-        exit 1
-    fi
-    gnuplot <<EOF
-set terminal svg size 900,420 font "sans,12" background "white"
-set output "docs/benchmarks.svg"
-set title "aio relative to raw Asio and to uvloop (higher is better; 1 = same speed)"
-set style data histograms
-set style histogram clustered gap 1
-set style fill solid 0.85 border -1
-set logscale y 2
-set yrange [0.25:16]
-set ytics ("1/4" 0.25, "1/2" 0.5, "1" 1, "2" 2, "4" 4, "8" 8, "16" 16)
-set grid ytics
-set xtics rotate by -30
-set key top right
-set arrow from graph 0, first 1 to graph 1, first 1 nohead lw 2 dt 2
-set datafile separator "\t"
-plot "$ratios" using (\$2 > 0 ? \$2 : NaN):xtic(1) title "aio / raw Asio" lc rgb "#3b6ea8", \
-     "" using (\$3 > 0 ? \$3 : NaN) title "aio / uvloop" lc rgb "#e0a030"
-EOF
-    echo "drew docs/benchmarks.svg"
+    draw_chart "$ratios"
 fi
