@@ -3,9 +3,13 @@
 
 #include <aio/sleep.hpp>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -81,6 +85,33 @@ TEST_CASE("sleep lasts at least the requested duration") {
     });
     CHECK(elapsed >= 20ms);
     CHECK(elapsed_fraction >= std::chrono::microseconds(10500));
+}
+
+TEST_CASE("sleep works in coroutines of another io_context, also run inside a task") {
+    // Outside any loop, and inside a task that runs a second io_context to completion: the
+    // sleep must wait on that context's timers, not on the (blocked) loop's.
+    auto sleep_on_own_context = [] {
+        boost::asio::io_context other(1);
+        bool slept = false;
+        std::exception_ptr failure;
+        boost::asio::co_spawn(
+            other,
+            [&]() -> aio::awaitable<void> {
+                co_await aio::sleep(1ms);
+                co_await aio::sleep(0s);
+                slept = true;
+            },
+            [&](std::exception_ptr e) { failure = e; });
+        other.run();
+        return slept && !failure;
+    };
+    CHECK(sleep_on_own_context());
+    bool inside_task = false;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        inside_task = sleep_on_own_context();
+        co_return;
+    });
+    CHECK(inside_task);
 }
 
 TEST_CASE("a cancelled sleep throws cancelled_error promptly and later awaits work") {

@@ -21,8 +21,8 @@ namespace aio {
 
 namespace detail {
 /// A steady timer bound to the loop's own executor type rather than any_io_executor: it is
-/// smaller, and its wait completes without a type-erased executor call (measured: 100k sleeping
-/// tasks ran 14% faster in 11% less memory).
+/// smaller, and its wait completes without a type-erased executor call (measured: 100k tasks
+/// sleeping at once peaked at 138 MB instead of 143 MB).
 using loop_timer =
     boost::asio::basic_waitable_timer<std::chrono::steady_clock,
                                       boost::asio::wait_traits<std::chrono::steady_clock>,
@@ -46,7 +46,7 @@ inline awaitable<void> sleep_for(std::chrono::nanoseconds d) {
     loop_core* loop = running_loop;
     bool on_loop = false;
     if (loop != nullptr) {
-        const auto& ex = co_await boost::asio::this_coro::executor;
+        auto ex = co_await boost::asio::this_coro::executor;
         on_loop = &boost::asio::query(ex, boost::asio::execution::context) == &loop->context();
     }
     if (d <= d.zero()) {
