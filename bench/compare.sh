@@ -5,6 +5,7 @@
 # asyncio), and peak RSS.
 #
 #   bench/compare.sh [--rounds N] [--seconds S] [--plot] [--out DIR]
+#   bench/compare.sh --replot [--out DIR]
 #   bench/compare.sh --smoke
 #
 #   --rounds N    rounds per workload (default 5); each round runs every implementation once,
@@ -21,7 +22,8 @@
 # hello (wrk against bench/raw_hello_server and aiohttp; aio's HTTP layer joins when it exists);
 # compile time (bench/compile/with_aio.cpp against with_raw_asio.cpp). The Python rows need a
 # python3 with uvloop and aiohttp (PYTHON=..., else python3, else Debian's /usr/bin/python3);
-# the HTTP row needs wrk. Rows whose tools are missing are skipped, and the table says so.
+# the HTTP row needs wrk. Rows whose tools are missing are skipped (said on stderr, "-" in the
+# table).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
