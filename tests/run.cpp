@@ -15,6 +15,7 @@
 #include <thread>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -150,36 +151,61 @@ TEST_CASE("a task cancelled at shutdown can create and await a new task") {
     CHECK(log.entries.empty());
 }
 
-TEST_CASE("a task created at shutdown that outlives its creator is cancelled too") {
-    bool creator_done = false;
-    bool child_started = false;
-    bool child_saw_cancel = false;
-    aio::task<void> child;
+TEST_CASE("a task created by a cancellation handler during shutdown runs to its end") {
+    // The book's Telnet server: the handler's task catches the cancellation, then (outside the
+    // catch block) creates a task that sends a goodbye, and ends.
+    aio_test::report_log log;
+    std::vector<std::string> events;
+    aio::task<void> goodbye;
     aio_test::run([&]() -> aio::awaitable<void> {
+        log.install(co_await aio::this_loop());
         aio::create_task([&]() -> aio::awaitable<void> {
+            bool cancelled = false;
             try {
                 co_await aio::sleep(std::chrono::hours(1));
             } catch (const aio::cancelled_error&) {
-                child = aio::create_task([&]() -> aio::awaitable<void> {
-                    child_started = true;
-                    try {
-                        co_await aio::sleep(std::chrono::hours(1));
-                    } catch (const aio::cancelled_error&) {
-                        child_saw_cancel = true;
-                        throw;
-                    }
+                cancelled = true;
+            }
+            if (cancelled) {
+                goodbye = aio::create_task([&]() -> aio::awaitable<void> {
+                    events.push_back("goodbye started");
+                    co_await aio::sleep(0s);
+                    co_await aio::sleep(5ms);
+                    events.push_back("goodbye sent");
                 });
-                creator_done = true;
-                throw;
+                events.push_back("handler ended");
+                throw aio::cancelled_error();
             }
         });
         co_await aio::sleep(0s);
     });
-    CHECK(creator_done);
-    REQUIRE(child);
-    CHECK(child.done());
-    CHECK(child.cancelled());
-    CHECK(child_started == child_saw_cancel);
+    REQUIRE(goodbye);
+    CHECK(goodbye.done());
+    CHECK_FALSE(goodbye.cancelled());
+    CHECK(aio_test::join(events) == "handler ended|goodbye started|goodbye sent");
+    CHECK(log.entries.empty());
+}
+
+TEST_CASE("a task created during shutdown that never ends is abandoned at shutdown_timeout") {
+    aio_test::report_log log;
+    bool forever_started = false;
+    aio::run(
+        [&]() -> aio::awaitable<void> {
+            log.install(co_await aio::this_loop());
+            aio::create_task(aio::finally(aio::sleep(std::chrono::hours(1)), [&] {
+                aio::create_task([&]() -> aio::awaitable<void> {
+                    forever_started = true;
+                    aio::future<void> never;
+                    co_await never();
+                });
+                return aio::sleep(0s);
+            }));
+            co_await aio::sleep(0s);
+        },
+        aio::run_options{.shutdown_timeout = 50ms, .handle_signals = false});
+    CHECK(forever_started);
+    CHECK(log.count("1 task(s) still pending were abandoned: shutdown_timeout passed") == 1);
+    CHECK(log.entries.size() == 1);
 }
 
 TEST_CASE("run keeps waiting while main is parked with nothing queued on the loop") {
@@ -386,6 +412,198 @@ TEST_CASE("a second SIGINT stops the loop at once") {
     REQUIRE(waited == pid);
     REQUIRE(WIFEXITED(status));
     CHECK(WEXITSTATUS(status) == 42);
+}
+
+namespace {
+
+/// Runs `body` in a child process and returns its wait status (the child is killed after 30 s).
+template <class Body>
+int in_child(Body body) {
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        _exit(body());
+    }
+    int status = 0;
+    pid_t waited = 0;
+    auto deadline = std::chrono::steady_clock::now() + 30s;
+    while ((waited = waitpid(pid, &status, WNOHANG)) == 0 &&
+           std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(10ms);
+    }
+    if (waited == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+    }
+    return status;
+}
+
+bool disposition_is(int signum, void (*handler)(int)) {
+    struct sigaction now {};
+    sigaction(signum, nullptr, &now);
+    return now.sa_handler == handler;
+}
+
+} // namespace
+
+TEST_CASE("one signal during the graceful shutdown lets cleanups and jobs finish") {
+    aio_test::report_log log;
+    std::atomic<bool> job_done{false};
+    bool cleanup_done = false;
+    int interrupted_by = 0;
+    try {
+        aio::run([&]() -> aio::awaitable<void> {
+            log.install(co_await aio::this_loop());
+            aio::create_task([&]() -> aio::awaitable<void> {
+                bool cancelled = false;
+                try {
+                    co_await aio::sleep(std::chrono::hours(1));
+                } catch (const aio::cancelled_error&) {
+                    cancelled = true;
+                }
+                std::raise(SIGINT); // while shutdown waits for this cleanup
+                co_await aio::to_thread([&job_done] {
+                    std::this_thread::sleep_for(20ms);
+                    job_done = true;
+                });
+                co_await aio::sleep(0s);
+                cleanup_done = true;
+                if (cancelled) {
+                    throw aio::cancelled_error();
+                }
+            });
+            co_await aio::sleep(0s);
+        });
+    } catch (const aio::interrupted_error& e) {
+        interrupted_by = e.signal();
+    }
+    CHECK(interrupted_by == SIGINT); // never success after a signal
+    CHECK(cleanup_done);
+    CHECK(job_done);
+    CHECK(log.entries.empty());
+    CHECK(disposition_is(SIGINT, SIG_DFL));
+}
+
+TEST_CASE("a signal during shutdown cancels the tasks created during shutdown") {
+    bool goodbye_cancelled = false;
+    int interrupted_by = 0;
+    try {
+        aio::run([&]() -> aio::awaitable<void> {
+            aio::create_task(aio::finally(aio::sleep(std::chrono::hours(1)), [&] {
+                aio::create_task([&]() -> aio::awaitable<void> {
+                    std::raise(SIGTERM);
+                    try {
+                        co_await aio::sleep(std::chrono::hours(1));
+                    } catch (const aio::cancelled_error&) {
+                        goodbye_cancelled = true;
+                        throw;
+                    }
+                });
+                return aio::sleep(0s);
+            }));
+            co_await aio::sleep(0s);
+        });
+    } catch (const aio::interrupted_error& e) {
+        interrupted_by = e.signal();
+    }
+    CHECK(goodbye_cancelled);
+    CHECK(interrupted_by == SIGTERM);
+}
+
+TEST_CASE("a second signal during shutdown stops at once and says what was abandoned") {
+    aio_test::report_log log;
+    int interrupted_by = 0;
+    bool after_second = false;
+    try {
+        aio::run([&]() -> aio::awaitable<void> {
+            log.install(co_await aio::this_loop());
+            aio::create_task(
+                aio::finally(aio::sleep(std::chrono::hours(1)), [&]() -> aio::awaitable<void> {
+                    std::raise(SIGINT);
+                    std::raise(SIGINT);
+                    co_await aio::sleep(std::chrono::hours(1));
+                    after_second = true;
+                }));
+            co_await aio::sleep(0s);
+        });
+    } catch (const aio::interrupted_error& e) {
+        interrupted_by = e.signal();
+    }
+    CHECK(interrupted_by == SIGINT);
+    CHECK_FALSE(after_second);
+    CHECK(log.count("1 task(s) still pending were abandoned: the loop was stopped by a second "
+                    "signal (2)") == 1);
+    CHECK(disposition_is(SIGINT, SIG_DFL));
+}
+
+TEST_CASE("a hard stop with a task_group parked in aio::with is safe") {
+    // Under AddressSanitizer this is the check: nothing parked is destroyed or touched.
+    int interrupted_by = 0;
+    bool member_cleanup_started = false;
+    bool body_cancelled = false;
+    try {
+        aio::run([&]() -> aio::awaitable<void> {
+            aio::task_group tg;
+            co_await aio::with(tg, [&](aio::task_group& g) -> aio::awaitable<void> {
+                g.create_task(
+                    aio::finally(aio::sleep(std::chrono::hours(1)), [&]() -> aio::awaitable<void> {
+                        member_cleanup_started = true;
+                        std::raise(SIGINT); // the second signal
+                        co_await aio::sleep(std::chrono::hours(1));
+                    }));
+                std::raise(SIGINT);
+                try {
+                    co_await aio::sleep(std::chrono::hours(1));
+                } catch (const aio::cancelled_error&) {
+                    body_cancelled = true;
+                    throw;
+                }
+            });
+        });
+    } catch (const aio::interrupted_error& e) {
+        interrupted_by = e.signal();
+    }
+    CHECK(interrupted_by == SIGINT);
+    CHECK(body_cancelled);
+    CHECK(member_cleanup_started);
+}
+
+TEST_CASE("after remove_signal_handler(SIGTERM) a SIGTERM ends the process as without aio") {
+    int status = in_child([] {
+        aio::run([]() -> aio::awaitable<void> {
+            aio::loop lp = co_await aio::this_loop();
+            lp.add_signal_handler(SIGTERM, [] {});
+            lp.remove_signal_handler(SIGTERM);
+            kill(getpid(), SIGTERM);
+            co_await aio::sleep(5s);
+        });
+        return 0;
+    });
+    REQUIRE(WIFSIGNALED(status));
+    CHECK(WTERMSIG(status) == SIGTERM);
+}
+
+TEST_CASE("a SIGINT ignored when run starts stays ignored, and run restores what it changed") {
+    struct sigaction ignore {};
+    ignore.sa_handler = SIG_IGN;
+    struct sigaction before {};
+    sigaction(SIGINT, &ignore, &before);
+    bool cancelled = false;
+    int value = aio::run([&]() -> aio::awaitable<int> {
+        std::raise(SIGINT);
+        try {
+            co_await aio::sleep(20ms);
+        } catch (const aio::cancelled_error&) {
+            cancelled = true;
+        }
+        co_return 7;
+    });
+    bool still_ignored = disposition_is(SIGINT, SIG_IGN);
+    sigaction(SIGINT, &before, nullptr);
+    CHECK_FALSE(cancelled);
+    CHECK(value == 7);
+    CHECK(still_ignored);
+    CHECK(disposition_is(SIGTERM, SIG_DFL));
 }
 
 TEST_CASE("a runner keeps tasks alive between run calls") {

@@ -7,14 +7,10 @@
 #include <aio/loop.hpp>
 #include <aio/task.hpp>
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
 #include <csignal>
-#include <memory>
-#include <optional>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -23,11 +19,14 @@
 namespace aio {
 
 struct run_options {
-    /// How long shutdown waits for executor jobs (to_thread, run_in_executor) still running
-    /// once every task has ended. Jobs still running after it are reported and abandoned.
-    /// asyncio's default executor shutdown waits 300 s.
+    /// How long the graceful shutdown may take: the cancelled tasks (and the tasks created while
+    /// they wind down) ending, and executor jobs (to_thread, run_in_executor) finishing. What is
+    /// still running then is reported and abandoned. asyncio's default executor shutdown waits
+    /// 300 s.
     std::chrono::steady_clock::duration shutdown_timeout = std::chrono::seconds(300);
-    /// Cancel the main task on SIGINT or SIGTERM; a second one stops the loop at once.
+    /// Handle SIGINT and SIGTERM: the first cancels main (or, after main ended, hurries the
+    /// shutdown on); a second stops the loop at once. A signal that is ignored or has a handler
+    /// of the program's own when run starts is left alone, as asyncio.run leaves SIGINT.
     bool handle_signals = true;
 };
 
@@ -35,15 +34,10 @@ struct run_options {
 ///
 /// run(main) runs main as a task until it is done; the tasks it left behind keep their state
 /// and go on running during later run() calls. close() (also called by the destructor) shuts
-/// down: it cancels every remaining task and runs the loop until all have ended — tasks created
-/// meanwhile (say, inside a cancellation handler) are waited for, and cancelled too if they
-/// outlive the tasks that existed before them — then waits for executor jobs up to
-/// shutdown_timeout and reports errors no one retrieved.
+/// down gracefully - see close().
 class runner {
 public:
-    explicit runner(run_options options = {})
-        : options_(options), ctx_(std::make_unique<boost::asio::io_context>(1)),
-          core_(std::make_shared<detail::loop_core>(*ctx_)), work_(ctx_->get_executor()) {}
+    explicit runner(run_options options = {}) : options_(options), loop_(new_event_loop()) {}
     runner(const runner&) = delete;
     runner& operator=(const runner&) = delete;
     ~runner() { close(); }
@@ -51,10 +45,9 @@ public:
     /// Runs `main` as a task named "main" until it is done, and returns its value or rethrows
     /// its exception. With handle_signals, SIGINT/SIGTERM cancel main: if main then ends
     /// cancelled, run throws interrupted_error (if it catches the cancellation and returns,
-    /// run returns its value). A second signal stops the loop at once: run throws
-    /// interrupted_error, and close() skips the graceful steps (coroutines still parked in an
-    /// aio await are then not destroyed: a hard stop is for a process about to exit). Throws
-    /// std::logic_error if the runner is closed or a loop already runs on this thread.
+    /// run returns its value). A second signal stops the loop at once (a hard stop, see
+    /// close()): run throws interrupted_error. Throws std::logic_error if the runner is closed
+    /// or was stopped hard, or a loop already runs on this thread.
     template <class T>
     T run(awaitable<T> main) {
         return run_task<T>([&] { return create_task(std::move(main), "main"); });
@@ -68,77 +61,82 @@ public:
     }
 
     /// The loop (for signal handlers, the exception handler, call_soon_threadsafe).
-    loop get_loop() const { return loop(core_); }
+    loop get_loop() const { return loop_; }
 
-    /// Shuts the loop down (see the class comment); idempotent, never throws.
+    /// Shuts the loop down; idempotent, never throws.
+    ///
+    /// Graceful (the normal case): every pending task is cancelled, and the loop runs until
+    /// all have ended and executor jobs have finished. Tasks created meanwhile (say, by a
+    /// cancellation handler) start and run to their end; they are not cancelled. A first
+    /// signal in this phase cancels those too (tasks already cancelled finish their cleanup
+    /// undisturbed); a second is a hard stop. Whatever still runs after shutdown_timeout is
+    /// reported and abandoned. Then errors no one retrieved are reported, and the loop closes.
+    ///
+    /// Hard stop (a second signal, or the timeout with tasks still pending): nothing more runs.
+    /// Parked coroutines are not resumed and not destroyed - destroying them in no particular
+    /// order could run a destructor against an object another frame already freed - so the
+    /// loop, with everything parked in it, is kept (reachable, not leaked) until the process
+    /// exits; done callbacks are dropped (a run_coroutine_threadsafe future gets
+    /// broken_promise), executor jobs are left to finish on their threads, and the tasks left
+    /// are reported. A hard stop is for a process about to exit.
     void close() noexcept {
         if (closed_) {
             return;
         }
         closed_ = true;
-        running_scope scope(*core_);
-        try {
-            if (!hard_stopped_) {
-                cancel_remaining_tasks();
-            }
-            bool jobs_done = hard_stopped_ ? core_->running_jobs() == 0
-                                           : core_->wait_jobs(std::chrono::steady_clock::now() +
-                                                              options_.shutdown_timeout);
-            if (!jobs_done) {
-                core_->report({"executor jobs still running after shutdown_timeout were "
-                               "abandoned (" +
-                                   std::to_string(core_->running_jobs()) + " job(s))",
-                               nullptr,
-                               {}});
-            }
-            core_->release_pool(jobs_done);
-        } catch (...) {
-            core_->report({"error during shutdown", std::current_exception(), {}});
+        detail::loop_core& core = loop_.core();
+        if (detail::running_loop != nullptr && detail::running_loop != &core) {
+            // Closed inside another loop's step (a runner destroyed in a coroutine): this loop
+            // cannot run here, so what it still holds is abandoned.
+            report_abandoned(core, "the runner was closed while another loop ran");
+            core.abandon_or_close();
+            return;
         }
-        core_->mark_closed();
-        signals_.reset();
-        core_->clear_signal_handlers();
-        work_.reset();
-        ctx_.reset(); // destroys what is still queued, and coroutines that never finished
-        core_->discard_queued();
-        core_->detach_all();
+        try {
+            detail::running_scope scope(core);
+            if (!hard_stopped_) {
+                shutdown(core);
+            }
+            if (hard_stopped_) {
+                report_abandoned(core, "the loop was stopped by a second signal (" +
+                                           std::to_string(hard_stop_signal_) + ")");
+            }
+        } catch (...) {
+            core.report({"error during shutdown", std::current_exception(), {}});
+        }
+        core.abandon_or_close();
     }
 
-private:
-    /// Sets this thread's running loop for the scope.
-    struct running_scope {
-        explicit running_scope(detail::loop_core& core) : previous(detail::running_loop) {
-            detail::running_loop = &core;
-        }
-        ~running_scope() { detail::running_loop = previous; }
-        running_scope(const running_scope&) = delete;
-        running_scope& operator=(const running_scope&) = delete;
-        detail::loop_core* previous;
-    };
+    /// A signal that interrupted this runner where run() could not say so: after main ended
+    /// (during the shutdown in close(), or between main's end and run's return), or the signal
+    /// of a hard stop in close(). 0 if none. aio::run throws interrupted_error for it.
+    int interrupted_by() const noexcept { return hard_stopped_ ? hard_stop_signal_ : late_signal_; }
 
+private:
     template <class T, class Start>
     T run_task(Start start) {
         if (closed_ || hard_stopped_) {
             throw std::logic_error(closed_ ? "aio: the runner is closed"
                                            : "aio: the runner was stopped by a second signal");
         }
-        if (detail::running_loop != nullptr) {
-            throw std::logic_error("aio: run() called while a loop runs on this thread");
+        detail::loop_core& core = loop_.core();
+        if (core.is_running()) {
+            throw std::logic_error("aio: run() called while the runner's loop runs");
         }
-        running_scope scope(*core_);
+        detail::running_scope scope(core);
         interrupt_signal_ = 0;
         task<T> main = start();
         main_ = main;
-        if (options_.handle_signals && !signals_) {
-            signals_.emplace(*ctx_, SIGINT, SIGTERM);
-            arm_signals();
-        }
-        main.add_done_callback([this](any_task) { ctx_->stop(); });
-        ctx_->restart();
-        ctx_->run();
+        install_signal_handling(core);
+        callback_id stop_id = main.add_done_callback([&core](any_task) { core.stop(); });
+        core.run_until_stopped();
         main_ = any_task();
         if (hard_stopped_) {
             throw interrupted_error(hard_stop_signal_);
+        }
+        main.remove_done_callback(stop_id);
+        if (!main.done()) {
+            throw std::runtime_error("aio: the loop stopped before main completed");
         }
         if (main.cancelled() && interrupt_signal_ != 0) {
             main.exception(); // retrieved: reported through the exception run throws
@@ -151,83 +149,129 @@ private:
         }
     }
 
-    void arm_signals() {
-        signals_->async_wait([this](boost::system::error_code ec, int signum) {
-            if (ec) {
+    void install_signal_handling(detail::loop_core& core) {
+        if (!options_.handle_signals || signals_installed_) {
+            return;
+        }
+        signals_installed_ = true;
+        for (int signum : {SIGINT, SIGTERM}) {
+            if (detail::signal_disposition::is_default(signum)) {
+                core.add_signal_handler(
+                    signum, [this](int s) { on_signal(s); }, true);
+            }
+        }
+    }
+
+    void on_signal(int signum) {
+        if (interrupt_signal_ == 0) {
+            interrupt_signal_ = signum;
+            if (main_ && !main_.done()) {
+                main_.cancel();
                 return;
             }
-            on_signal(signum);
-            if (signals_ && !hard_stopped_) {
-                arm_signals();
+            late_signal_ = signum;
+            if (shutting_down_) {
+                cancel_pending(loop_.core()); // those created during shutdown
+            }
+            return;
+        }
+        hard_stopped_ = true;
+        hard_stop_signal_ = signum;
+        loop_.core().stop();
+    }
+
+    /// Cancels every pending task that shutdown has not cancelled yet.
+    static void cancel_pending(detail::loop_core& core) {
+        core.tasks().for_each([](detail::state_base& s) {
+            if (!s.shutdown_cancelled()) {
+                s.mark_shutdown_cancelled();
+                s.cancel();
             }
         });
     }
 
-    void on_signal(int signum) {
-        if (core_->has_signal_handler(signum)) {
-            return; // the user's handler for this signal runs instead
+    /// The graceful shutdown (see close()).
+    void shutdown(detail::loop_core& core) {
+        shutting_down_ = true;
+        cancel_pending(core);
+        bool timed_out = false;
+        boost::asio::steady_timer timer(core.context(), options_.shutdown_timeout);
+        timer.async_wait([&timed_out](boost::system::error_code ec) { timed_out = !ec; });
+        core.wake_when_idle(true); // a job's end wakes run_one below
+        core.context().restart();
+        while ((!core.tasks().empty() || core.running_jobs() > 0) && !timed_out && !hard_stopped_) {
+            core.run_one();
         }
-        if (interrupt_signal_ == 0 && main_ && !main_.done()) {
-            interrupt_signal_ = signum;
-            main_.cancel();
-        } else {
-            hard_stopped_ = true;
-            hard_stop_signal_ = signum;
-            ctx_->stop();
+        core.wake_when_idle(false);
+        if (hard_stopped_) {
+            return;
         }
+        timer.cancel();
+        core.context().poll(); // what finishing tasks and jobs posted: callbacks, wake-ups
+        std::size_t jobs = core.running_jobs();
+        if (jobs > 0) {
+            core.report({"executor jobs still running after shutdown_timeout were abandoned (" +
+                             std::to_string(jobs) + " job(s))",
+                         nullptr,
+                         {}});
+        }
+        core.release_pool(jobs == 0);
+        report_abandoned(core, "shutdown_timeout passed");
     }
 
-    /// Cancels every pending task and runs the loop until none is left. Tasks created while
-    /// the cancelled ones wind down (say, awaited by a cancellation handler) run normally;
-    /// once every task of a round has ended, the tasks still pending form the next round.
-    void cancel_remaining_tasks() {
-        ctx_->restart();
-        while (!core_->tasks().empty() && !hard_stopped_) {
-            if (core_->shutdown_pending() == 0) {
-                core_->tasks().for_each([](detail::state_base& s) {
-                    s.mark_shutdown_cancelled();
-                    s.cancel();
-                });
-            }
-            // The runner holds work on the io_context, so this returns 0 only if the loop was
-            // stopped (a second signal, or a stop() from user code).
-            if (ctx_->run_one() == 0) {
-                if (!hard_stopped_) {
-                    core_->report({std::to_string(core_->tasks().size()) +
-                                       " task(s) still pending: the loop was stopped during "
-                                       "shutdown",
-                                   nullptr,
-                                   {}});
-                }
-                break;
-            }
+    void report_abandoned(detail::loop_core& core, const std::string& why) {
+        std::size_t tasks = core.tasks().size();
+        if (tasks > 0) {
+            core.report({std::to_string(tasks) + " task(s) still pending were abandoned: " + why,
+                         nullptr,
+                         {}});
         }
-        if (!hard_stopped_) {
-            ctx_->poll(); // deliver what finishing tasks posted (done callbacks, wake-ups)
+        if (hard_stopped_) {
+            std::size_t jobs = core.running_jobs();
+            if (jobs > 0) {
+                core.report({"executor jobs still running at a hard stop were abandoned (" +
+                                 std::to_string(jobs) + " job(s))",
+                             nullptr,
+                             {}});
+            }
+            core.release_pool(jobs == 0);
         }
     }
 
     run_options options_;
-    std::unique_ptr<boost::asio::io_context> ctx_;
-    std::shared_ptr<detail::loop_core> core_;
-    /// Keeps run() and the shutdown rounds waiting while tasks are parked with nothing queued
-    /// (tasks start without per-task work counting; see detail::start_task). run() returns when
-    /// main's end stops the loop.
-    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
-    std::optional<boost::asio::signal_set> signals_;
+    loop loop_;
     any_task main_;
     int interrupt_signal_ = 0;
+    int late_signal_ = 0;
     int hard_stop_signal_ = 0;
     bool hard_stopped_ = false;
+    bool shutting_down_ = false;
+    bool signals_installed_ = false;
     bool closed_ = false;
 };
 
-/// asyncio.run: runs `main` on a new loop (see runner::run), then closes the loop (see runner)
-/// and returns main's value or rethrows its exception.
+/// asyncio.run: runs `main` on a new loop (see runner::run), then shuts the loop down (see
+/// runner::close) and returns main's value or rethrows its exception. A signal that arrived
+/// after main ended (during the shutdown) makes it throw interrupted_error once the shutdown is
+/// done, instead of returning: the program was interrupted, even if nothing was lost.
 template <class Main>
 auto run(Main&& main, run_options options = {}) {
     runner r(options);
-    return r.run(std::forward<Main>(main));
+    using T = decltype(r.run(std::forward<Main>(main)));
+    if constexpr (std::is_void_v<T>) {
+        r.run(std::forward<Main>(main));
+        r.close();
+        if (int signum = r.interrupted_by(); signum != 0) {
+            throw interrupted_error(signum);
+        }
+    } else {
+        T value = r.run(std::forward<Main>(main));
+        r.close();
+        if (int signum = r.interrupted_by(); signum != 0) {
+            throw interrupted_error(signum);
+        }
+        return value;
+    }
 }
 
 } // namespace aio

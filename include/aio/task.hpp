@@ -4,6 +4,7 @@
 #include <aio/awaitable.hpp>
 #include <aio/detail/await_state.hpp>
 #include <aio/detail/core.hpp>
+#include <aio/detail/task_executor.hpp>
 #include <aio/error.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -45,7 +46,13 @@ public:
     /// cancels itself in its first step is treated as parked at its next await (cancelled_error
     /// there); later, as a task not parked. If it returns without awaiting again it ends with
     /// its value (asyncio would end it cancelled).
-    bool cancel() { return s_->cancel(); }
+    /// Throws std::logic_error when called on another loop's thread.
+    bool cancel() {
+        if (!s_->done()) {
+            detail::require_loop(s_->loop(), "a task cancelled");
+        }
+        return s_->cancel();
+    }
     /// True once the task has ended cancelled.
     bool cancelled() const noexcept { return s_->is_cancelled(); }
     /// True once the task has ended (value, error or cancelled).
@@ -67,6 +74,7 @@ public:
     /// already; never called inside this call).
     /// An exception fn throws goes to the loop's exception handler.
     callback_id add_done_callback(std::function<void(any_task)> fn) {
+        detail::require_loop(s_->loop(), "a task given a done callback");
         return detail::add_callback(*s_, [fn = std::move(fn), t = *this] { fn(t); });
     }
     /// Removes a callback that has not run yet; returns how many were removed (0 or 1).
@@ -129,38 +137,6 @@ public:
 
 namespace detail {
 
-/// The allocator of a task's executor. It allocates as Asio's recycling allocator does; it also
-/// names the task, so that code running in a task can find it (current_task) through the
-/// executor Asio hands every coroutine (this_coro::executor).
-template <class T>
-class task_allocator {
-public:
-    using value_type = T;
-
-    explicit task_allocator(state_base* task) noexcept : task_(task) {}
-    template <class U>
-    task_allocator(const task_allocator<U>& other) noexcept : task_(other.task()) {}
-
-    T* allocate(std::size_t n) { return boost::asio::recycling_allocator<T>().allocate(n); }
-    void deallocate(T* p, std::size_t n) { boost::asio::recycling_allocator<T>().deallocate(p, n); }
-
-    state_base* task() const noexcept { return task_; }
-    template <class U>
-    bool operator==(const task_allocator<U>& o) const noexcept {
-        return task_ == o.task();
-    }
-
-private:
-    state_base* task_;
-};
-
-using task_executor = boost::asio::io_context::basic_executor_type<task_allocator<void>, 0>;
-
-inline task_executor make_task_executor(loop_core& loop, state_base* task) {
-    return boost::asio::require(loop.executor(),
-                                boost::asio::execution::allocator(task_allocator<void>(task)));
-}
-
 /// A task's state as its coroutine's bottom frame sees it. The body sits behind virtual calls,
 /// so that the frame's type does not depend on the body's: one entry function per result type
 /// serves every body.
@@ -193,6 +169,7 @@ template <class T>
 boost::asio::awaitable<boost::asio::detail::awaitable_thread_entry_point>
 task_entry(ref<task_base<T>> running) {
     std::exception_ptr error;
+    running->anchor_frame(&error);
     try {
         if constexpr (std::is_void_v<T>) {
             co_await running->make_coroutine();
@@ -313,20 +290,22 @@ task<T> ensure_task(awaitable<T> aw) {
 /// The task running the calling coroutine (asyncio.current_task), or an empty handle when the
 /// coroutine does not run in an aio task. Awaited: `any_task me = co_await current_task();`.
 inline awaitable<any_task> current_task() {
-    auto ex = co_await boost::asio::this_coro::executor;
-    if (const auto* te = ex.target<detail::task_executor>()) {
-        auto alloc = boost::asio::query(*te, boost::asio::execution::allocator);
-        co_return any_task(detail::ref<detail::state_base>(alloc.task()));
-    }
-    co_return any_task();
+    detail::state_base* me = detail::task_of(co_await boost::asio::this_coro::executor);
+    co_return me != nullptr ? any_task(detail::ref<detail::state_base>(me)) : any_task();
 }
 
-/// The tasks of the running loop that are not done yet (asyncio.all_tasks).
-inline std::vector<any_task> all_tasks() {
+namespace detail {
+inline std::vector<any_task> tasks_of(loop_core& loop) {
     std::vector<any_task> out;
-    detail::require_running_loop().tasks().for_each(
-        [&](detail::state_base& s) { out.emplace_back(detail::ref<detail::state_base>(&s)); });
+    loop.tasks().for_each([&](state_base& s) { out.emplace_back(ref<state_base>(&s)); });
     return out;
+}
+} // namespace detail
+
+/// The tasks of the running loop that are not done yet (asyncio.all_tasks). Throws
+/// std::logic_error outside a running loop (all_tasks(loop), in loop.hpp, takes a loop).
+inline std::vector<any_task> all_tasks() {
+    return detail::tasks_of(detail::require_running_loop());
 }
 
 } // namespace aio

@@ -4,10 +4,13 @@
 #include <aio/awaitable.hpp>
 #include <aio/detail/core.hpp>
 #include <aio/detail/suspend.hpp>
+#include <aio/detail/task_executor.hpp>
 
 #include <boost/asio/this_coro.hpp>
 
 #include <functional>
+#include <stdexcept>
+#include <string>
 
 namespace aio::detail {
 
@@ -39,14 +42,33 @@ private:
 
 /// Waits until `s` is done (without taking its result). If the awaiting task is cancelled
 /// while parked, `policy` says what happens to `s`, and the await throws cancelled_error.
+/// Throws std::logic_error when the awaiting task and the awaited one are the same (it would
+/// wait for itself forever; asyncio raises RuntimeError) or belong to different loops.
 inline awaitable<void> wait_done(ref<state_base> s, cancel_policy policy) {
     if (s->done()) {
         co_return;
     }
+    require_loop(s->loop(), s->is_task() ? "a task awaited" : "a future awaited");
+    if (task_of(co_await boost::asio::this_coro::executor) == s.get()) {
+        throw std::logic_error("aio: a task cannot await itself (" + s->name() + ")");
+    }
+    auto cs = co_await boost::asio::this_coro::cancellation_state;
     state_waiter w(*s, policy);
     s->add_waiter(w);
+    if (cs.cancelled() != boost::asio::cancellation_type::none) {
+        // Cancelled before it could park (say, the task cancelled itself): as if cancelled while
+        // parked, so that the awaited task is cancelled and waited for, as asyncio does.
+        cs.clear();
+        if (policy == cancel_policy::cancel_awaited) {
+            s->cancel();
+            if (!s->done()) {
+                co_await suspend(w);
+                cs.clear();
+            }
+        }
+        throw cancelled_error();
+    }
     co_await suspend(w);
-    auto cs = co_await boost::asio::this_coro::cancellation_state;
     check_cancelled(cs);
 }
 

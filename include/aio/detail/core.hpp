@@ -8,6 +8,7 @@
 #include <aio/outcome.hpp>
 
 #include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -17,6 +18,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <csignal>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -48,12 +50,68 @@ protected:
     ~done_waiter() = default;
 };
 
+/// Process-wide bookkeeping of the signals aio handles: what each signal's disposition was before
+/// the first aio handler for it, so that removing the last one restores it (Asio's own removal
+/// always restores SIG_DFL, which would, say, make an inherited SIG_IGN deadly).
+class signal_disposition {
+public:
+    /// Registers one more aio handler for `signum`; call before Asio installs its own.
+    explicit signal_disposition(int signum) : signum_(signum) {
+        std::lock_guard lock(mutex());
+        entry& e = table()[signum];
+        if (e.count++ == 0) {
+            ::sigaction(signum, nullptr, &e.saved);
+        }
+    }
+    signal_disposition(const signal_disposition&) = delete;
+    signal_disposition& operator=(const signal_disposition&) = delete;
+    /// Call after Asio removed its registration: the last aio handler gone, the saved
+    /// disposition comes back (unless someone else installed a handler meanwhile).
+    ~signal_disposition() {
+        std::lock_guard lock(mutex());
+        entry& e = table()[signum_];
+        if (--e.count == 0) {
+            struct sigaction now {};
+            ::sigaction(signum_, nullptr, &now);
+            if (now.sa_handler == SIG_DFL) {
+                ::sigaction(signum_, &e.saved, nullptr);
+            }
+        }
+    }
+
+    /// True when `signum` has its default disposition and no aio handler: neither ignored (as a
+    /// background job's SIGINT is) nor handled by the program itself.
+    static bool is_default(int signum) {
+        std::lock_guard lock(mutex());
+        struct sigaction now {};
+        ::sigaction(signum, nullptr, &now);
+        return table()[signum].count == 0 && now.sa_handler == SIG_DFL;
+    }
+
+private:
+    struct entry {
+        int count = 0;
+        struct sigaction saved {};
+    };
+    static std::mutex& mutex() {
+        static std::mutex m;
+        return m;
+    }
+    static std::map<int, entry>& table() {
+        static auto* t = new std::map<int, entry>(); // never destroyed: signals outlive statics
+        return *t;
+    }
+    int signum_;
+};
+
 /// One event loop: an io_context run by one thread, the tasks on it, its default thread pool
-/// for to_thread, and the reporter of lost errors. Owned by aio::runner; shared (through
-/// aio::loop handles) so that other threads can still ask whether it is open.
+/// for to_thread, and the reporter of lost errors. Owned by aio::loop handles (aio::runner and
+/// aio::new_event_loop make one); shared so that other threads can still ask whether it is open.
 class loop_core : public std::enable_shared_from_this<loop_core> {
 public:
-    explicit loop_core(boost::asio::io_context& ctx) : ctx_(&ctx), open_ctx_(&ctx) {}
+    loop_core()
+        : ctx_(std::make_unique<boost::asio::io_context>(1)), open_ctx_(ctx_.get()),
+          work_(ctx_->get_executor()), id_(next_loop_id()) {}
     loop_core(const loop_core&) = delete;
     loop_core& operator=(const loop_core&) = delete;
 
@@ -61,12 +119,12 @@ public:
     boost::asio::io_context::executor_type executor() const noexcept {
         return ctx_->get_executor();
     }
+    /// Unique among all loops of the process, never reused (objects bound to a loop keep it).
+    std::uint64_t id() const noexcept { return id_; }
 
     // --- tasks (loop thread only) ---
     intrusive_list<state_base>& tasks() noexcept { return tasks_; }
     std::uint64_t next_task_id() noexcept { return next_task_id_++; }
-    /// Tasks that shutdown cancelled and that have not ended yet.
-    std::size_t shutdown_pending() const noexcept { return shutdown_pending_; }
     void add_unretrieved(state_base& s) noexcept;
 
     // --- reporting (loop thread only) ---
@@ -101,28 +159,26 @@ public:
         std::lock_guard lock(mutex_);
         return open_ctx_ == nullptr;
     }
-    void mark_closed() {
-        std::lock_guard lock(mutex_);
-        open_ctx_ = nullptr;
-    }
 
     // --- executor jobs: counted so that shutdown can wait for them ---
     // The count is atomic so that starting and finishing a job take no lock: the loop and the
     // pool's threads would otherwise contend for mutex_ on every job. Only the last job to
-    // finish takes it, to wake a shutdown waiting in wait_jobs.
+    // finish takes it, to wake a shutdown waiting for the jobs.
     void job_started() noexcept { jobs_.fetch_add(1, std::memory_order_relaxed); }
     void job_finished() noexcept {
         if (jobs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-            std::lock_guard lock(mutex_); // a waiter is either before its check or asleep
-            jobs_cv_.notify_all();
+            std::lock_guard lock(mutex_);
+            if (wake_when_idle_ && open_ctx_ != nullptr) {
+                boost::asio::post(*open_ctx_, [] {}); // a shutdown runs the loop until idle
+            }
         }
     }
-    /// Waits until no job is running or the deadline passes; true if none is running.
-    bool wait_jobs(std::chrono::steady_clock::time_point deadline) {
-        std::unique_lock lock(mutex_);
-        return jobs_cv_.wait_until(lock, deadline, [&] { return running_jobs() == 0; });
-    }
     std::size_t running_jobs() const { return jobs_.load(std::memory_order_acquire); }
+    /// While set, the last job to finish wakes the loop (shutdown waits for jobs by running it).
+    void wake_when_idle(bool on) {
+        std::lock_guard lock(mutex_);
+        wake_when_idle_ = on;
+    }
 
     /// The pool behind to_thread, created on first use: min(32, cores + 4) threads, as
     /// Python's default ThreadPoolExecutor. Loop thread only.
@@ -133,8 +189,8 @@ public:
         }
         return *pool_;
     }
-    /// Joins the pool (all jobs are done) or, after a timed-out shutdown, leaves its threads
-    /// to finish on their own: joining would block for as long as the job runs.
+    /// Joins the pool (all jobs are done) or leaves its threads to finish on their own:
+    /// joining would block for as long as a job runs.
     void release_pool(bool join) {
         if (!pool_) {
             return;
@@ -144,12 +200,9 @@ public:
             pool_.reset();
         } else {
             pool_->stop();
-            abandon(pool_.release());
+            keep_forever(std::shared_ptr<void>(pool_.release(), [](void*) {}));
         }
     }
-
-    /// Detaches the states still linked to this loop (their loop is going away).
-    void detach_all() noexcept;
 
     // --- task starts (loop thread only) ---
     /// Queues a new task's first step. One posted handler starts every task queued before it
@@ -158,48 +211,133 @@ public:
     void schedule_start(state_base& s);
     /// Starts the tasks queued so far; tasks they create wait for the next batch.
     void start_queued();
-    /// Drops queued starts that will never run (the loop is closing).
-    void discard_queued() noexcept;
-    /// Empties the start queue, calling each(state) in order.
-    template <class F>
-    void take_queued(F&& each);
 
     // --- signal handlers (loop thread only) ---
-    /// Runs fn on the loop each time signal `signum` arrives; replaces an earlier handler.
-    void add_signal_handler(int signum, std::function<void()> fn) {
-        auto entry = std::make_unique<signal_entry>(*this, signum, std::move(fn));
+    /// Runs fn(signum) on the loop each time signal `signum` arrives; replaces an earlier
+    /// handler. A `fallback` handler (what aio::runner installs for SIGINT and SIGTERM) is
+    /// replaced by a user's handler, never the reverse.
+    void add_signal_handler(int signum, std::function<void(int)> fn, bool fallback = false) {
+        auto found = signal_handlers_.find(signum);
+        if (fallback && found != signal_handlers_.end()) {
+            return;
+        }
+        if (found != signal_handlers_.end()) {
+            signal_handlers_.erase(found); // deregister first: the disposition saved stays right
+        }
+        auto entry = std::make_unique<signal_entry>(*this, signum, std::move(fn), fallback);
         entry->arm();
         signal_handlers_[signum] = std::move(entry);
     }
+    /// Removes the handler for `signum`: the signal does again what it did before aio handled
+    /// it (for SIGINT and SIGTERM by default, end the process). False if there was none.
     bool remove_signal_handler(int signum) { return signal_handlers_.erase(signum) > 0; }
-    bool has_signal_handler(int signum) const { return signal_handlers_.count(signum) > 0; }
-    void clear_signal_handlers() { signal_handlers_.clear(); }
+    /// Removes the fallback handlers (the ones a user has not replaced).
+    void remove_fallback_signal_handlers() {
+        std::erase_if(signal_handlers_, [](const auto& e) { return e.second->fallback; });
+    }
+
+    // --- running (loop thread only) ---
+    bool is_running() const noexcept { return running_; }
+    /// Runs the io_context until stop(); if stop() came while it was not running, runs what is
+    /// ready once (asyncio's run_forever after stop).
+    void run_until_stopped() {
+        struct reset {
+            loop_core& core;
+            ~reset() {
+                core.running_ = false;
+                core.stop_requested_ = false;
+            }
+        } on_exit{*this};
+        running_ = true;
+        ctx_->restart();
+        if (stop_requested_) {
+            ctx_->poll();
+        } else {
+            ctx_->run();
+        }
+    }
+    /// Runs one handler, waiting for one if none is ready (a shutdown drives the loop this way).
+    std::size_t run_one() {
+        running_ = true;
+        std::size_t ran = ctx_->run_one();
+        running_ = false;
+        return ran;
+    }
+    /// Makes run_until_stopped return once the handler under way is done.
+    void stop() noexcept {
+        stop_requested_ = true;
+        if (running_) {
+            ctx_->stop();
+        }
+    }
+
+    /// Hands the default pool over (shutdown_default_executor joins it elsewhere); the next
+    /// to_thread makes a new one.
+    std::shared_ptr<boost::asio::thread_pool> take_pool() { return std::move(pool_); }
+
+    // --- closing ---
+    /// loop.close: abandons the tasks still pending (each reported) or, when there are none,
+    /// closes for good; executor jobs still running are reported and left to finish.
+    void close_now() noexcept;
+    /// Loop thread: the loop no longer takes work from other threads.
+    void mark_closed() {
+        std::lock_guard lock(mutex_);
+        open_ctx_ = nullptr;
+    }
+    /// Closes a loop whose tasks have all ended: drops what is still queued (never run), frees
+    /// the io_context and reports errors no one retrieved. Idempotent.
+    void close_finished() noexcept;
+    /// Closes a loop that still has tasks parked (a hard stop, or tasks that outlived the
+    /// shutdown timeout): nothing more runs, and nothing is destroyed. Destroying parked
+    /// coroutines in no particular order would run destructors against objects that other
+    /// coroutines' frames already freed; so the loop, its io_context and every frame parked in
+    /// it are kept, unreachable to the program but reachable (no leak is reported), until the
+    /// process exits. Done callbacks are dropped, so that a std::future waiting on a task (see
+    /// run_coroutine_threadsafe) gets broken_promise instead of waiting forever.
+    void abandon() noexcept;
+    /// close_finished() if every task has ended, abandon() otherwise.
+    void abandon_or_close() noexcept {
+        if (tasks_.empty()) {
+            close_finished();
+        } else {
+            abandon();
+        }
+    }
+    bool closed_here() const noexcept { return ctx_closed_; }
 
 private:
     friend class state_base;
 
-    /// Pools left running after a timed-out shutdown. Never destroyed: destroying one would
-    /// join it, blocking until its job returns; kept reachable so nothing counts as leaked.
-    static void abandon(boost::asio::thread_pool* pool) {
+    static std::uint64_t next_loop_id() noexcept {
+        static std::atomic<std::uint64_t> next{1};
+        return next.fetch_add(1, std::memory_order_relaxed);
+    }
+
+    /// Keeps what a shutdown gave up on (a pool whose threads still run a job, a loop with parked
+    /// coroutines) reachable until the process exits: destroying it would block or free memory
+    /// still in use.
+    static void keep_forever(std::shared_ptr<void> p) {
         static std::mutex mutex;
-        static auto* pools = new std::vector<boost::asio::thread_pool*>();
+        static auto* kept = new std::vector<std::shared_ptr<void>>(); // never destroyed
         std::lock_guard lock(mutex);
-        pools->push_back(pool);
+        kept->push_back(std::move(p));
     }
 
     /// One signal's set and handler. The pending wait holds only a weak link (`alive`), as the
-    /// entry may be removed while the wait is queued.
+    /// entry may be removed while the wait is queued. `disposition` comes before `set`: it saves
+    /// the disposition before Asio's registration and restores it after Asio's removal.
     struct signal_entry {
-        signal_entry(loop_core& owner, int signum, std::function<void()> f)
-            : core(&owner), set(*owner.ctx_, signum), fn(std::move(f)) {}
+        signal_entry(loop_core& owner, int signum, std::function<void(int)> f, bool is_fallback)
+            : core(&owner), disposition(signum), set(*owner.ctx_, signum), fn(std::move(f)),
+              fallback(is_fallback) {}
         ~signal_entry() { *alive = false; }
         void arm() {
-            set.async_wait([this, alive = alive](boost::system::error_code ec, int) {
+            set.async_wait([this, alive = alive](boost::system::error_code ec, int signum) {
                 if (ec || !*alive) {
                     return;
                 }
                 try {
-                    fn();
+                    fn(signum);
                 } catch (...) {
                     core->report({"exception in a signal handler", std::current_exception(), {}});
                 }
@@ -209,30 +347,38 @@ private:
             });
         }
         loop_core* core;
+        signal_disposition disposition;
         boost::asio::signal_set set;
-        std::function<void()> fn;
+        std::function<void(int)> fn;
+        bool fallback;
         std::shared_ptr<bool> alive = std::make_shared<bool>(true);
     };
 
-    boost::asio::io_context* ctx_;
+    std::unique_ptr<boost::asio::io_context> ctx_;
     std::map<int, std::unique_ptr<signal_entry>> signal_handlers_;
     intrusive_list<state_base> tasks_;
     intrusive_list<state_base> unretrieved_;
     std::uint64_t next_task_id_ = 1;
-    std::size_t shutdown_pending_ = 0;
     exception_handler handler_;
 
     mutable std::mutex mutex_;
     boost::asio::io_context* open_ctx_;
+    bool wake_when_idle_ = false;
     std::atomic<std::size_t> jobs_{0};
-    std::condition_variable jobs_cv_;
     std::unique_ptr<boost::asio::thread_pool> pool_;
+    /// Keeps io_context::run waiting while tasks are parked with nothing queued (tasks start
+    /// without per-task work counting; see detail::start_task).
+    std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
     state_base* start_head_ = nullptr;
     state_base* start_tail_ = nullptr;
     bool start_posted_ = false;
+    bool ctx_closed_ = false;
+    bool running_ = false;
+    bool stop_requested_ = false;
+    std::uint64_t id_;
 };
 
-/// The loop whose runner is running on this thread (asyncio's running loop), or nullptr.
+/// The loop running on this thread (asyncio's running loop), or nullptr.
 inline thread_local loop_core* running_loop = nullptr;
 
 inline loop_core& require_running_loop() {
@@ -240,6 +386,38 @@ inline loop_core& require_running_loop() {
         throw std::logic_error("aio: no running loop on this thread (call from inside aio::run)");
     }
     return *running_loop;
+}
+
+/// Makes `core` this thread's running loop for the scope. Throws std::logic_error if another
+/// loop already runs on this thread (one thread runs one loop at a time, as in asyncio).
+class running_scope {
+public:
+    explicit running_scope(loop_core& core) : previous_(running_loop) {
+        if (previous_ != nullptr && previous_ != &core) {
+            throw std::logic_error("aio: another loop is already running on this thread");
+        }
+        running_loop = &core;
+    }
+    ~running_scope() { running_loop = previous_; }
+    running_scope(const running_scope&) = delete;
+    running_scope& operator=(const running_scope&) = delete;
+
+private:
+    loop_core* previous_;
+};
+
+/// What a loop-affine object (a task, a queue, a lock...) checks before touching its state: that
+/// no other loop than its own runs on this thread. Used from another loop's thread it would race
+/// on reference counts and waiter lists; used from a new loop after its own ended it would touch
+/// waiters that are gone. (With no loop running on this thread - a loop driven by hand, between
+/// two run_until_complete calls - there is nothing to compare with, and the call goes ahead.)
+/// `what` names the object in the message.
+inline void require_loop(const loop_core* owner, const char* what) {
+    if (owner != nullptr && running_loop != nullptr && owner != running_loop) {
+        throw std::logic_error(std::string("aio: ") + what +
+                               " belongs to another event loop; cross loops and threads with "
+                               "call_soon_threadsafe, run_coroutine_threadsafe or thread_queue");
+    }
 }
 
 /// Wraps a callback for the loop: an exception it throws is reported, and the loop goes on
@@ -289,10 +467,15 @@ public:
         }
         if (is_task_) {
             ++cancel_requests_;
+            if (emitting_) {
+                return true; // a cycle of awaits led back here: the emission under way suffices
+            }
             if (first_step_) {
                 defer_cancel();
             } else {
+                emitting_ = true;
                 signal_.emit(boost::asio::cancellation_type::terminal);
+                emitting_ = false;
             }
         } else {
             finish_cancelled();
@@ -307,13 +490,9 @@ public:
         return cancel_requests_;
     }
     boost::asio::cancellation_slot cancellation_slot() noexcept { return signal_.slot(); }
-    /// Marks a pending task as cancelled by the loop's shutdown (counted until it ends).
-    void mark_shutdown_cancelled() noexcept {
-        if (!shutdown_cancelled_ && !done() && loop_ != nullptr) {
-            shutdown_cancelled_ = true;
-            ++loop_->shutdown_pending_;
-        }
-    }
+    /// Marks a task as cancelled by the loop's shutdown (which cancels each task once).
+    void mark_shutdown_cancelled() noexcept { shutdown_cancelled_ = true; }
+    bool shutdown_cancelled() const noexcept { return shutdown_cancelled_; }
 
     /// The exception the result ends with (a cancelled_error when cancelled), or nullptr.
     /// Marks it retrieved. Throws invalid_state_error while pending.
@@ -351,10 +530,14 @@ public:
         }
     }
 
+    /// Frees the done callbacks (add_done_callback) without running them.
+    void drop_callbacks() noexcept { remove_callback(0); }
+
+    /// Removes the done callback `id` (every callback if `id` is 0); returns how many.
     std::size_t remove_callback(std::uint64_t id) noexcept {
         std::size_t removed = 0;
         waiters_.for_each([&](done_waiter& w) {
-            if (id != 0 && w.callback_id_ == id) {
+            if (w.callback_id_ != 0 && (id == 0 || w.callback_id_ == id)) {
                 w.unlink();
                 w.dispose();
                 ++removed;
@@ -406,14 +589,13 @@ public:
     /// Runs a scheduled task's first step (tasks override it). Called once, by the loop.
     virtual void start() {}
 
+    /// Records an address inside the task's bottom coroutine frame. Nothing reads it: it keeps
+    /// the frame (and the stack above it) reachable for leak checkers when a loop abandoned with
+    /// the task parked keeps this state (see loop_core::abandon).
+    void anchor_frame(const void* inside) noexcept { frame_ = inside; }
+
     /// Brackets a task's first step, which co_spawn runs inline (see defer_cancel).
     void set_first_step(bool running) noexcept { first_step_ = running; }
-
-    /// The loop is going away: forget it (no more reports through it).
-    void detach() noexcept {
-        unlink();
-        loop_ = nullptr;
-    }
 
 protected:
     virtual ~state_base() {
@@ -425,9 +607,6 @@ protected:
     void finish(status s) {
         add_ref(); // a waiter told of the end may drop the last other reference
         st_ = s;
-        if (shutdown_cancelled_ && loop_ != nullptr) {
-            --loop_->shutdown_pending_;
-        }
         unlink(); // from the loop's pending tasks
         if (s == status::error && !retrieved_ && loop_ != nullptr) {
             loop_->add_unretrieved(*this);
@@ -458,6 +637,7 @@ private:
     bool shutdown_cancelled_ = false;
     bool first_step_ = false;
     bool cancel_deferred_ = false;
+    bool emitting_ = false;
     std::uint32_t cancel_requests_ = 0;
     loop_core* loop_;
     bool is_task_;
@@ -466,6 +646,7 @@ private:
     boost::asio::cancellation_signal signal_;
     std::uint64_t id_ = 0;
     std::unique_ptr<std::string> name_;
+    const void* frame_ = nullptr;
 };
 
 /// state_base plus the value.
@@ -527,31 +708,60 @@ inline void loop_core::schedule_start(state_base& s) {
     }
 }
 
-template <class F>
-void loop_core::take_queued(F&& each) {
+inline void loop_core::start_queued() {
     start_posted_ = false;
     state_base* next = std::exchange(start_head_, nullptr);
     start_tail_ = nullptr;
     while (next != nullptr) {
         state_base* s = next;
         next = std::exchange(s->next_start_, nullptr);
-        each(*s);
+        s->start();
     }
 }
 
-inline void loop_core::start_queued() {
-    take_queued([](state_base& s) { s.start(); });
-}
-
-inline void loop_core::discard_queued() noexcept {
-    take_queued([](state_base& s) { s.release(); });
-}
-
-inline void loop_core::detach_all() noexcept {
+inline void loop_core::close_finished() noexcept {
+    if (ctx_closed_) {
+        return;
+    }
+    ctx_closed_ = true;
+    release_pool(running_jobs() == 0);
+    mark_closed();
+    signal_handlers_.clear();
+    work_.reset();
+    ctx_.reset(); // destroys handlers still queued; every task has ended, so no parked frame
     report_unretrieved();
-    while (state_base* s = tasks_.pop_front()) {
-        s->loop_ = nullptr;
+}
+
+inline void loop_core::close_now() noexcept {
+    if (ctx_closed_) {
+        return;
     }
+    std::size_t jobs = running_jobs();
+    if (jobs > 0) {
+        report({"executor jobs still running when the loop closed were abandoned (" +
+                    std::to_string(jobs) + " job(s))",
+                nullptr,
+                {}});
+    }
+    release_pool(jobs == 0);
+    tasks_.for_each([this](state_base& s) {
+        report({"Task was abandoned pending when its loop closed", nullptr, s.name()});
+    });
+    abandon_or_close();
+}
+
+inline void loop_core::abandon() noexcept {
+    if (ctx_closed_) {
+        return;
+    }
+    ctx_closed_ = true;
+    release_pool(running_jobs() == 0);
+    mark_closed();
+    signal_handlers_.clear();
+    work_.reset();
+    tasks_.for_each([](state_base& s) { s.drop_callbacks(); });
+    report_unretrieved();
+    keep_forever(shared_from_this());
 }
 
 /// An owning pointer to a state (intrusive count; loop-affine).
@@ -606,7 +816,7 @@ inline void state_base::defer_cancel() {
     cancel_deferred_ = true;
     boost::asio::post(loop_->context(), [self = ref<state_base>(this)] {
         self->cancel_deferred_ = false;
-        if (!self->done()) {
+        if (!self->done() && self->cancel_requests_ > 0) { // not withdrawn by uncancel meanwhile
             self->signal_.emit(boost::asio::cancellation_type::terminal);
         }
     });
