@@ -178,3 +178,20 @@ TEST_CASE("set wakes many waiters, each once") {
     CHECK(woken_before_set == 0);
     CHECK(woken == waiter_count);
 }
+
+TEST_CASE("an event waited on by one loop and set from another throws logic_error") {
+    aio::event ev;
+    aio::runner first(aio::run_options{.handle_signals = false});
+    aio::task<void> waiter = first.run([&]() -> aio::awaitable<aio::task<void>> {
+        aio::task<void> t = aio::create_task(ev.wait());
+        co_await aio::sleep(0s);
+        co_return t;
+    });
+    bool threw = false;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        threw = aio_test::throws_as<std::logic_error>([&] { ev.set(); });
+        co_return;
+    });
+    CHECK(threw);
+    CHECK_FALSE(waiter.done());
+}

@@ -693,3 +693,21 @@ TEST_CASE("get with an item there and put with room complete without yielding to
     CHECK(other_steps == 0);
     CHECK(got == 4950);
 }
+
+TEST_CASE("a queue used by a second loop after its first one ended throws logic_error") {
+    aio::queue<int> q;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        co_await q.put(1);
+        CHECK(co_await q.get() == 1);
+    });
+    bool threw = false;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        try {
+            co_await q.put(2);
+        } catch (const std::logic_error& e) {
+            threw = std::string(e.what()).find("bound to another event loop") != std::string::npos;
+        }
+    });
+    CHECK(threw);
+    CHECK(q.empty());
+}

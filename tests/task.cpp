@@ -1020,3 +1020,83 @@ TEST_CASE("a cancelled task that nobody awaits is not reported") {
     CHECK(cancelled);
     CHECK(log.entries.empty());
 }
+
+TEST_CASE("a task awaiting itself gets logic_error at once, and can still be cancelled") {
+    bool awaited_self = false;
+    bool waited_self = false;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        aio::task<void> me;
+        aio::future<void> handed;
+        me = aio::create_task([&]() -> aio::awaitable<void> {
+            co_await handed();
+            try {
+                co_await me();
+            } catch (const std::logic_error& e) {
+                awaited_self =
+                    std::string(e.what()).find("cannot await itself") != std::string::npos;
+            }
+            try {
+                co_await me.wait_done();
+            } catch (const std::logic_error&) {
+                waited_self = true;
+            }
+            co_await aio::sleep(1h);
+        });
+        handed.set_result();
+        co_await aio::sleep(0s);
+        co_await aio::sleep(0s);
+        me.cancel();
+        co_await me.wait_done();
+        CHECK(me.cancelled());
+    });
+    CHECK(awaited_self);
+    CHECK(waited_self);
+}
+
+TEST_CASE("awaiting or cancelling a task of another loop throws logic_error") {
+    aio::runner first(aio::run_options{.handle_signals = false});
+    aio::task<int> foreign = first.run([]() -> aio::awaitable<aio::task<int>> {
+        co_return aio::create_task([]() -> aio::awaitable<int> {
+            co_await aio::sleep(1h);
+            co_return 1;
+        });
+    });
+    bool await_threw = false;
+    bool cancel_threw = false;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        try {
+            co_await foreign();
+        } catch (const std::logic_error& e) {
+            await_threw = std::string(e.what()).find("another event loop") != std::string::npos;
+        }
+        cancel_threw = aio_test::throws_as<std::logic_error>([&] { foreign.cancel(); });
+    });
+    CHECK(await_threw);
+    CHECK(cancel_threw);
+    CHECK_FALSE(foreign.done());
+}
+
+TEST_CASE("a task that cancels itself and then awaits a child cancels the child too") {
+    bool child_cancelled = false;
+    bool parent_cancelled = false;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        aio::task<void> parent = aio::create_task([&]() -> aio::awaitable<void> {
+            co_await aio::sleep(0s); // past the first step
+            aio::task<void> child = aio::create_task([&]() -> aio::awaitable<void> {
+                try {
+                    co_await aio::sleep(1h);
+                } catch (const aio::cancelled_error&) {
+                    child_cancelled = true;
+                    throw;
+                }
+            });
+            co_await aio::sleep(0s); // the child is parked in its sleep
+            (co_await aio::current_task()).cancel();
+            co_await child();
+        });
+        co_await parent.wait_done();
+        parent_cancelled = parent.cancelled();
+    });
+    CHECK(child_cancelled);
+    CHECK(parent_cancelled);
+}

@@ -62,14 +62,14 @@ public:
     /// Returns the barrier to its initial, empty state (asyncio Barrier.reset, which is a
     /// coroutine; here a plain call): tasks waiting now get broken_barrier_error, a broken
     /// barrier becomes usable again. Never suspends.
-    void reset() noexcept {
+    void reset() {
         broken_ = false;
         waiters_.refuse_all();
     }
 
     /// Breaks the barrier (asyncio Barrier.abort, a coroutine there): tasks waiting now, and
     /// every later wait() until reset(), get broken_barrier_error. Never suspends.
-    void abort() noexcept {
+    void abort() {
         broken_ = true;
         waiters_.refuse_all();
     }

@@ -22,7 +22,8 @@ public:
     /// resumptions are posted: set never suspends or runs a waiter inline). O(number of
     /// waiters), no allocation. A clear() right after does not take the wake-up back from them,
     /// as in asyncio. Setting a set event does nothing.
-    void set() noexcept {
+    void set() {
+        waiters_.use();
         set_ = true;
         waiters_.grant_all();
     }

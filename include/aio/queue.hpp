@@ -89,6 +89,7 @@ public:
     /// (at once, or by waking a parked get). Cancellation: throws cancelled_error and removes
     /// no item (see the class comment).
     awaitable<value_type> get() {
+        binding_.use("a queue");
         if (!item_available()) {
             if (shut_down_) {
                 throw queue_shut_down();
@@ -103,6 +104,7 @@ public:
     /// down, at once or by waking a parked put. Cancellation: throws cancelled_error and
     /// inserts nothing. On either error the item is destroyed with the coroutine.
     awaitable<void> put(value_type item) {
+        binding_.use("a queue");
         if (shut_down_) {
             throw queue_shut_down();
         }
@@ -116,6 +118,7 @@ public:
     /// no item is available (an item promised to a woken getter is not), or queue_shut_down
     /// instead when the queue is also shut down.
     value_type get_nowait() {
+        binding_.use("a queue");
         if (!item_available()) {
             if (shut_down_) {
                 throw queue_shut_down();
@@ -131,6 +134,7 @@ public:
     template <class U = value_type>
     requires std::constructible_from<value_type, U&&>
     void put_nowait(U&& item) {
+        binding_.use("a queue");
         if (shut_down_) {
             throw queue_shut_down();
         }
@@ -144,6 +148,7 @@ public:
     /// processed. When every item ever put has been, the tasks awaiting join() are woken.
     /// Throws std::logic_error if called more often than items were put (Python's ValueError).
     void task_done() {
+        binding_.use("a queue");
         if (unfinished_ == 0) {
             throw std::logic_error("aio: queue::task_done() called too many times");
         }
@@ -158,6 +163,7 @@ public:
     /// Cancellation: throws cancelled_error. Throws queue_shut_down if the queue is destroyed
     /// while it waits (shutdown() alone does not end a join: items left still need task_done).
     awaitable<void> join() {
+        binding_.use("a queue");
         if (unfinished_ == 0) {
             co_return;
         }
@@ -184,6 +190,7 @@ public:
     /// queue_shut_down, including one woken for an item that has not resumed yet.
     /// Calling it again is allowed (a later shutdown(true) still discards what is left).
     void shutdown(bool immediate = false) {
+        binding_.use("a queue");
         shut_down_ = true;
         if (immediate) {
             std::size_t discarded = storage_.size();
@@ -270,6 +277,7 @@ private:
     }
 
     Storage storage_;
+    detail::loop_binding binding_;
     std::size_t maxsize_;
     std::size_t unfinished_ = 0;
     bool shut_down_ = false;

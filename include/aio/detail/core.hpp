@@ -420,6 +420,29 @@ inline void require_loop(const loop_core* owner, const char* what) {
     }
 }
 
+/// The loop a loop-affine primitive (a queue, an event, a lock...) belongs to: the first loop
+/// that uses it, as asyncio's primitives bind to the loop of their first wait. A use from
+/// another loop later - on another thread, or after its loop ended - throws std::logic_error.
+class loop_binding {
+public:
+    void use(const char* what) {
+        const loop_core* here = running_loop;
+        if (here == nullptr) {
+            return;
+        }
+        if (id_ == 0) {
+            id_ = here->id();
+        } else if (id_ != here->id()) {
+            throw std::logic_error(std::string("aio: ") + what +
+                                   " is bound to another event loop (the first loop that used "
+                                   "it); make one per loop, or cross loops with thread_queue");
+        }
+    }
+
+private:
+    std::uint64_t id_ = 0;
+};
+
 /// Wraps a callback for the loop: an exception it throws is reported, and the loop goes on
 /// (asyncio's "Exception in callback").
 template <class F>

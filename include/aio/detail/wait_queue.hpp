@@ -2,6 +2,7 @@
 // and barrier share.
 #pragma once
 
+#include <aio/detail/core.hpp>
 #include <aio/detail/intrusive_list.hpp>
 #include <aio/detail/suspend.hpp>
 #include <aio/error.hpp>
@@ -27,7 +28,8 @@ class wait_queue;
 /// is posted) runs, so what was granted is never granted twice.
 class queued_waiter final : public waiter, public list_hook {
 public:
-    explicit queued_waiter(wait_queue& queue) noexcept;
+    /// Throws std::logic_error if the queue belongs to another loop (nothing is queued then).
+    explicit queued_waiter(wait_queue& queue);
     /// A frame destroyed while still queued (its await threw before parking, or the loop went
     /// away) leaves the queue.
     ~queued_waiter();
@@ -63,7 +65,8 @@ public:
 
     /// Grants the first waiter (with `value`), takes it out and schedules its resumption.
     /// Returns false if nobody waits.
-    bool grant_first(std::size_t value = 0) noexcept {
+    bool grant_first(std::size_t value = 0) {
+        use();
         queued_waiter* w = pop_front();
         if (w == nullptr) {
             return false;
@@ -74,7 +77,8 @@ public:
 
     /// Grants every waiter, each with its position in arrival order (0, 1, ...) as value, and
     /// schedules their resumptions in that order. Returns how many there were.
-    std::size_t grant_all() noexcept {
+    std::size_t grant_all() {
+        use();
         std::size_t position = 0;
         while (queued_waiter* w = pop_front()) {
             settle(*w, queued_waiter::outcome::granted, position++);
@@ -83,11 +87,16 @@ public:
     }
 
     /// Refuses every waiter: each is taken out and woken with refused().
-    void refuse_all() noexcept {
+    void refuse_all() {
+        use();
         while (queued_waiter* w = pop_front()) {
             settle(*w, queued_waiter::outcome::refused, 0);
         }
     }
+
+    /// Binds the primitive to the running loop, or throws std::logic_error if it belongs to
+    /// another (see loop_binding). Every park, grant and refusal goes through it.
+    void use() { binding_.use("an aio synchronization primitive (event, lock, semaphore...)"); }
 
 private:
     friend class queued_waiter;
@@ -115,9 +124,11 @@ private:
 
     intrusive_list<queued_waiter> waiters_;
     std::size_t size_ = 0;
+    loop_binding binding_;
 };
 
-inline queued_waiter::queued_waiter(wait_queue& queue) noexcept : queue_(&queue) {
+inline queued_waiter::queued_waiter(wait_queue& queue) : queue_(&queue) {
+    queue.use();
     queue.push_back(*this);
 }
 
