@@ -1100,3 +1100,34 @@ TEST_CASE("a task that cancels itself and then awaits a child cancels the child 
     CHECK(child_cancelled);
     CHECK(parent_cancelled);
 }
+
+TEST_CASE("uncancel before the first step withdraws the cancellation; after a wake it does not") {
+    bool body_ran = false;
+    bool early_cancelled = true;
+    bool late_cancelled = false;
+    std::uint32_t late_requests = 1;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        aio::task<void> early = aio::create_task([&]() -> aio::awaitable<void> {
+            body_ran = true;
+            co_return;
+        });
+        early.cancel();
+        early.uncancel();
+        co_await early.wait_done();
+        early_cancelled = early.cancelled();
+
+        aio::future<void> ready;
+        aio::task<void> late = aio::create_task([&]() -> aio::awaitable<void> { co_await ready(); });
+        co_await aio::sleep(0s); // late is parked on ready
+        ready.set_result();      // its resumption is queued
+        late.cancel();
+        late.uncancel();
+        late_requests = late.cancelling();
+        co_await late.wait_done();
+        late_cancelled = late.cancelled(); // asyncio 3.13 would let it return normally
+    });
+    CHECK(body_ran);
+    CHECK_FALSE(early_cancelled);
+    CHECK(late_requests == 0);
+    CHECK(late_cancelled);
+}

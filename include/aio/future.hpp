@@ -19,7 +19,8 @@ namespace aio {
 /// to shared state; loop-affine (from another thread, set it through call_soon_threadsafe).
 ///
 /// Awaiting: `co_await f()` returns the value or rethrows the exception (cancelled_error if the
-/// future was cancelled). If the awaiting task is cancelled meanwhile, the future is cancelled
+/// future was cancelled). Setting, cancelling or awaiting it while another loop runs on the
+/// thread throws std::logic_error. If the awaiting task is cancelled meanwhile, the future is cancelled
 /// too (as asyncio does), and the await throws cancelled_error.
 /// A future that ends with an exception nobody retrieves is reported by the loop.
 template <class T = void>
@@ -50,7 +51,10 @@ public:
     }
 
     /// Cancels the future: awaiters get cancelled_error. False if it was already done.
-    bool cancel() { return s_->cancel(); }
+    bool cancel() {
+        detail::require_loop(s_->loop(), "a future");
+        return s_->cancel();
+    }
     bool cancelled() const noexcept { return s_->is_cancelled(); }
     bool done() const noexcept { return s_->done(); }
 
@@ -82,6 +86,7 @@ public:
 
 private:
     void require_pending() const {
+        detail::require_loop(s_->loop(), "a future");
         if (s_->done()) {
             throw invalid_state_error("aio: future is already done");
         }
