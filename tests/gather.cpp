@@ -520,7 +520,7 @@ TEST_CASE("gather with return_exceptions over all_tasks after cancelling them: t
         aio::any_task me = co_await aio::current_task();
         std::vector<aio::any_task> pending;
         for (const aio::any_task& t : aio::all_tasks()) {
-            if (!(t == me)) {
+            if (t != me) {
                 pending.push_back(t);
             }
         }

@@ -174,8 +174,8 @@ private:
     /// exception_group takes the place of the outside cancellation in what exit throws, and the
     /// cancellation itself was consumed on the way (delivered to the body, or cleared while exit
     /// waited). Deliver it again without counting a new request: at the loop's next turn, when
-    /// the task is parked in its next await, as a cancel() arriving then would be (asyncio
-    /// keeps such a cancellation pending for the task's next step).
+    /// the task is parked in its next await, as a cancel() arriving then would be (Python
+    /// 3.13's TaskGroup calls cancel() again, which also counts a new request).
     void redeliver_cancellation() {
         boost::asio::post(detail::require_running_loop().context(), [task = parent_]() mutable {
             if (task.cancel()) {

@@ -151,7 +151,8 @@ awaitable<work_value_t<W>> timeout_at(std::chrono::steady_clock::time_point when
     }
 }
 
-/// asyncio.timeout: timeout_at(now + d, work).
+/// asyncio.timeout: timeout_at(now + d, work). A zero or negative `d` does not start the work
+/// (`async with asyncio.timeout(0)` runs the block up to its first suspension).
 template <timed_work W, class Rep, class Period>
 awaitable<work_value_t<W>> timeout(std::chrono::duration<Rep, Period> d, W work) {
     return timeout_at(std::chrono::steady_clock::now() +
