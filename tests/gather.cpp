@@ -7,7 +7,7 @@
 #include <chrono>
 #include <exception>
 #include <optional>
-#include <ranges>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <tuple>
@@ -616,7 +616,7 @@ TEST_CASE(
         results = co_await aio::gather(view);
         auto outcomes = co_await aio::gather(aio::return_exceptions, view);
         CHECK(outcomes.size() == 2);
-        auto first = co_await aio::gather(tasks | std::views::take(1)); // a view of the handles
+        auto first = co_await aio::gather(std::span(tasks).first(1)); // a view of the handles
         CHECK(first == std::vector<int>{1});
         handles_kept = static_cast<bool>(tasks[0]) && static_cast<bool>(tasks[1]);
     });
