@@ -623,3 +623,30 @@ TEST_CASE(
     CHECK(results == std::vector<int>{1, 2});
     CHECK(handles_kept);
 }
+
+TEST_CASE("a task that cancels itself and then gathers cancels the children and waits for them") {
+    int children_cancelled = 0;
+    bool parent_cancelled = false;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        auto child = [&]() -> aio::awaitable<void> {
+            try {
+                co_await aio::sleep(1h);
+            } catch (const aio::cancelled_error&) {
+                ++children_cancelled;
+                throw;
+            }
+        };
+        aio::task<void> parent = aio::create_task([&]() -> aio::awaitable<void> {
+            co_await aio::sleep(0s); // past the first step
+            aio::task<void> a = aio::create_task(child);
+            aio::task<void> b = aio::create_task(child);
+            co_await aio::sleep(0s); // both children are parked
+            (co_await aio::current_task()).cancel();
+            co_await aio::gather(a, b);
+        });
+        co_await parent.wait_done();
+        parent_cancelled = parent.cancelled();
+    });
+    CHECK(children_cancelled == 2);
+    CHECK(parent_cancelled);
+}

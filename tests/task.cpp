@@ -1117,7 +1117,8 @@ TEST_CASE("uncancel before the first step withdraws the cancellation; after a wa
         early_cancelled = early.cancelled();
 
         aio::future<void> ready;
-        aio::task<void> late = aio::create_task([&]() -> aio::awaitable<void> { co_await ready(); });
+        aio::task<void> late =
+            aio::create_task([&]() -> aio::awaitable<void> { co_await ready(); });
         co_await aio::sleep(0s); // late is parked on ready
         ready.set_result();      // its resumption is queued
         late.cancel();

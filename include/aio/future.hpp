@@ -20,9 +20,9 @@ namespace aio {
 ///
 /// Awaiting: `co_await f()` returns the value or rethrows the exception (cancelled_error if the
 /// future was cancelled). Setting, cancelling or awaiting it while another loop runs on the
-/// thread throws std::logic_error. If the awaiting task is cancelled meanwhile, the future is cancelled
-/// too (as asyncio does), and the await throws cancelled_error.
-/// A future that ends with an exception nobody retrieves is reported by the loop.
+/// thread throws std::logic_error. If the awaiting task is cancelled meanwhile, the future is
+/// cancelled too (as asyncio does), and the await throws cancelled_error. A future that ends with
+/// an exception nobody retrieves is reported by the loop.
 template <class T = void>
 class future {
 public:

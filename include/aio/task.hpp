@@ -47,7 +47,7 @@ public:
     /// there); later, as a task not parked. If it returns without awaiting again it ends with
     /// its value (asyncio would end it cancelled).
     /// Throws std::logic_error when called on another loop's thread.
-    bool cancel() {
+    bool cancel() const {
         if (!s_->done()) {
             detail::require_loop(s_->loop(), "a task cancelled");
         }

@@ -9,7 +9,6 @@
 #include <aio/error.hpp>
 #include <aio/task.hpp>
 
-#include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 
 #include <cstdint>
@@ -176,13 +175,7 @@ private:
     /// waited). Deliver it again without counting a new request: at the loop's next turn, when
     /// the task is parked in its next await, as a cancel() arriving then would be (Python
     /// 3.13's TaskGroup calls cancel() again, which also counts a new request).
-    void redeliver_cancellation() {
-        boost::asio::post(detail::require_running_loop().context(), [task = parent_]() mutable {
-            if (task.cancel()) {
-                task.uncancel();
-            }
-        });
-    }
+    void redeliver_cancellation() { parent_.state().redeliver_cancel(); }
 
     /// Cancels every task of the group (once).
     void abort() {

@@ -127,11 +127,23 @@ private:
 };
 
 /// Waits until g.complete(); delivers the caller's cancellation as cancelled_error.
+/// A cancellation recorded before the coroutine could park (a task that cancelled itself, then
+/// gathers) counts as one arriving while parked: on_cancel runs, so gather cancels its children
+/// and waits for them, as asyncio does.
 inline awaitable<void> park(child_group& g) {
+    auto cs = co_await boost::asio::this_coro::cancellation_state;
     if (!g.complete()) {
+        if (cs.cancelled() != boost::asio::cancellation_type::none) {
+            cs.clear();
+            g.on_cancel();
+            if (!g.complete()) {
+                co_await suspend(g);
+                cs.clear();
+            }
+            throw cancelled_error();
+        }
         co_await suspend(g);
     }
-    auto cs = co_await boost::asio::this_coro::cancellation_state;
     check_cancelled(cs);
 }
 

@@ -506,6 +506,14 @@ public:
         return true;
     }
     std::uint32_t cancel_requests() const noexcept { return cancel_requests_; }
+    /// Sends a pending request again without counting a new one, at the loop's next turn (when
+    /// the task is parked in its next await): for a cancellation that was consumed on the way
+    /// but must still stop the task (task_group's exit replacing it with exception_group).
+    void redeliver_cancel() {
+        if (is_task_ && !done() && cancel_requests_ > 0) {
+            defer_cancel();
+        }
+    }
     std::uint32_t uncancel() noexcept {
         if (cancel_requests_ > 0) {
             --cancel_requests_;
