@@ -341,3 +341,200 @@ TEST_CASE("run_coroutine_threadsafe gives cancelled_error when shutdown cancels 
     REQUIRE(result.wait_for(0s) == std::future_status::ready);
     CHECK_THROWS_AS(result.get(), aio::cancelled_error);
 }
+
+TEST_CASE("run_in_executor submits the call at once, before it is awaited") {
+    boost::asio::thread_pool pool(1);
+    bool ran_before_await = false;
+    int value = 0;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        std::promise<void> started;
+        std::future<void> has_started = started.get_future();
+        auto signal_start = [&started] {
+            started.set_value();
+            return 7;
+        };
+        auto job = aio::run_in_executor(pool, signal_start);
+        // Blocks the loop's thread: only a call submitted already can end this wait (the bound
+        // only turns a lazy run_in_executor into a failed check instead of a hung test).
+        ran_before_await = has_started.wait_for(10s) == std::future_status::ready;
+        value = co_await std::move(job);
+    });
+    pool.join();
+    CHECK(ran_before_await);
+    CHECK(value == 7);
+}
+
+TEST_CASE("run_in_executor with nullptr runs on the loop's default pool") {
+    std::thread::id loop_id;
+    std::thread::id job_id;
+    bool same_pool = false;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        aio::loop lp = co_await aio::this_loop();
+        loop_id = std::this_thread::get_id();
+        auto where = [] { return std::this_thread::get_id(); };
+        job_id = co_await aio::run_in_executor(nullptr, where);
+        auto in_default_pool = [&lp] {
+            return lp.default_executor().get_executor().running_in_this_thread();
+        };
+        same_pool = co_await aio::run_in_executor(nullptr, in_default_pool);
+    });
+    CHECK(job_id != std::thread::id());
+    CHECK(job_id != loop_id);
+    CHECK(same_pool);
+}
+
+TEST_CASE("a run_in_executor call that is never awaited still runs, and run waits for it") {
+    std::atomic<int> calls{0};
+    bool returned_before_the_call_ended = false;
+    std::latch release(1); // outlives run: the call may still be inside wait() when main ends
+    aio_test::run([&]() -> aio::awaitable<void> {
+        auto slow = [&calls, &release] {
+            release.wait();
+            ++calls;
+        };
+        (void)aio::run_in_executor(nullptr, slow); // discarded: the call runs anyway
+        returned_before_the_call_ended = calls == 0;
+        release.count_down();
+        co_return;
+    });
+    CHECK(returned_before_the_call_ended);
+    CHECK(calls == 1);
+}
+
+TEST_CASE("to_thread is lazy: an awaitable destroyed unawaited never runs the call") {
+    std::atomic<int> calls{0};
+    int awaited = 0;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        auto count = [&calls] { return ++calls; };
+        { aio::awaitable<int> never = aio::to_thread(count); }
+        aio::awaitable<int> later = aio::to_thread(count);
+        CHECK(calls == 0);
+        awaited = co_await std::move(later);
+    });
+    // run waited for every submitted call before it returned: only the awaited one was.
+    CHECK(awaited == 1);
+    CHECK(calls == 1);
+}
+
+TEST_CASE("the exception of a run_in_executor call never awaited is reported once it ends") {
+    boost::asio::thread_pool pool(1);
+    aio_test::report_log log;
+    std::size_t while_running = 99;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        log.install(co_await aio::this_loop());
+        std::latch gate(1);
+        auto failing = [&gate]() -> int {
+            gate.wait();
+            throw job_error("nobody listens");
+        };
+        (void)aio::run_in_executor(pool, failing); // discarded while the call runs
+        while_running = log.entries.size();
+        gate.count_down();
+        auto noop = [] {};
+        // One thread, first in first out: once the second call is back, the first one is too.
+        co_await aio::run_in_executor(pool, noop);
+    });
+    pool.join();
+    CHECK(while_running == 0);
+    REQUIRE(log.entries.size() == 1);
+    CHECK(log.entries[0].message == "Future exception was never retrieved");
+    CHECK(log.entries[0].task_name == "run_in_executor");
+    CHECK(aio_test::holds<job_error>(log.entries[0].exception));
+    CHECK(aio::describe(log.entries[0].exception) == "nobody listens");
+}
+
+TEST_CASE("an unawaited job that already ended is reported when its awaitable is destroyed") {
+    boost::asio::thread_pool pool(1);
+    aio_test::report_log log;
+    std::size_t before = 99;
+    std::size_t after = 99;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        log.install(co_await aio::this_loop());
+        auto failing = []() -> int { throw job_error("ended unheard"); };
+        auto noop = [] {};
+        std::optional<aio::awaitable<int>> job(aio::run_in_executor(pool, failing));
+        // One thread, first in first out: once the second call is back, the first one is too.
+        co_await aio::run_in_executor(pool, noop);
+        before = log.entries.size();
+        job.reset();
+        after = log.entries.size();
+    });
+    pool.join();
+    CHECK(before == 0);
+    CHECK(after == 1);
+    REQUIRE(log.entries.size() == 1);
+    CHECK(aio::describe(log.entries[0].exception) == "ended unheard");
+}
+
+TEST_CASE("a run_in_executor call whose await was cancelled is not reported when it fails") {
+    boost::asio::thread_pool pool(1);
+    aio_test::report_log log;
+    bool saw_cancel = false;
+    std::size_t reports = 99;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        aio::loop lp = co_await aio::this_loop();
+        log.install(lp);
+        aio::future<void> started;
+        std::latch gate(1);
+        auto failing = [lp, &started, &gate]() -> int {
+            aio::call_soon_threadsafe(lp, [&started] { started.set_result(); });
+            gate.wait();
+            throw job_error("after the cancel");
+        };
+        auto t = aio::create_task([&]() -> aio::awaitable<void> {
+            try {
+                co_await aio::run_in_executor(pool, failing);
+            } catch (const aio::cancelled_error&) {
+                saw_cancel = true;
+            }
+        });
+        co_await started();
+        t.cancel();
+        co_await t.wait_done();
+        gate.count_down();
+        auto noop = [] {};
+        co_await aio::run_in_executor(pool, noop); // behind the failing call on the one thread
+        reports = log.entries.size();
+    });
+    pool.join();
+    CHECK(saw_cancel);
+    CHECK(reports == 0);
+    CHECK(log.entries.empty());
+}
+
+TEST_CASE("a call the executor destroys without running it makes the await throw "
+          "cancelled_error") {
+    aio_test::report_log log;
+    int first = 0;
+    bool second_cancelled = false;
+    bool second_ran = false;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        aio::loop lp = co_await aio::this_loop();
+        log.install(lp);
+        std::optional<boost::asio::thread_pool> pool(std::in_place, 1);
+        aio::future<void> started;
+        std::latch gate(1);
+        auto blocking = [lp, &started, &gate] {
+            aio::call_soon_threadsafe(lp, [&started] { started.set_result(); });
+            gate.wait();
+            return 1;
+        };
+        auto never_run = [&second_ran] { second_ran = true; };
+        auto a = aio::run_in_executor(*pool, blocking);
+        auto b = aio::run_in_executor(*pool, never_run); // queued behind `a` on the one thread
+        co_await started();
+        pool->stop(); // `b` will not run
+        gate.count_down();
+        pool.reset(); // joins the thread, then destroys `b` unrun
+        first = co_await std::move(a);
+        try {
+            co_await std::move(b);
+        } catch (const aio::cancelled_error&) {
+            second_cancelled = true;
+        }
+    });
+    CHECK(first == 1);
+    CHECK(second_cancelled);
+    CHECK_FALSE(second_ran);
+    CHECK(log.entries.empty());
+}
