@@ -4,9 +4,9 @@
 
 #include <aio/awaitable.hpp>
 #include <aio/detail/core.hpp>
-#include <aio/detail/suspend.hpp>
 #include <aio/error.hpp>
 #include <aio/exception_handler.hpp>
+#include <aio/future.hpp>
 #include <aio/loop.hpp>
 #include <aio/outcome.hpp>
 #include <aio/task.hpp>
@@ -15,7 +15,6 @@
 #include <boost/asio/execution_context.hpp>
 #include <boost/asio/is_executor.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/this_coro.hpp>
 
 #include <cstddef>
 #include <exception>
@@ -31,37 +30,34 @@ namespace aio {
 
 namespace detail {
 
-/// One call handed to another thread: its result, and the loop's side of it. Shared by three
-/// owners: the submission the executor runs (until it hands the job back), the completion it
-/// posts to the loop, and the awaitable that reads the result. The worker writes the result
-/// before it posts the completion and then lets go; everything else is touched on the loop's
-/// thread only, so the last reference drops there - and with it the exception object, which
-/// the loop may have been reading (libstdc++'s exception_ptr count is invisible to TSan).
+/// One call handed to another thread and back, owned by one thread at a time: the loop creates
+/// it, the executor's thread runs the call and stores its result, then posts the job, whole,
+/// back to the loop, which sets the future and destroys the job. The future (loop-affine, not
+/// thread-safe) is only touched on the loop; the exception object too is released there, where
+/// the loop may have been reading it (libstdc++'s exception_ptr count is invisible to TSan).
 template <class R>
 class executor_job {
 public:
-    explicit executor_job(std::shared_ptr<loop_core> loop) noexcept : loop_(std::move(loop)) {}
+    explicit executor_job(future<R> result) noexcept : result_(std::move(result)) {}
     executor_job(const executor_job&) = delete;
     executor_job& operator=(const executor_job&) = delete;
 
-    /// A job that failed and was never awaited is reported (asyncio: "Future exception was
-    /// never retrieved"); one whose await was cancelled is not (asyncio drops the result of a
-    /// cancelled executor future). Runs on the loop's thread but in one case: the loop closed
-    /// before the job ended (it outlived shutdown_timeout), when it runs on the worker, which
-    /// writes to stderr instead of calling the loop's handler.
+    /// A job destroyed before its completion ran (the loop's close destroys what is still
+    /// queued, such as the completion of a job that ended while run waited for executor jobs)
+    /// can no longer set its future: a failure is reported here instead of being lost.
     ~executor_job() {
-        if (error_ && !awaited_ && !is_cancellation(error_)) {
+        if (!completed_ && error_ && !dropped_) {
             exception_context ctx{"Future exception was never retrieved", error_,
                                   "run_in_executor"};
-            if (running_loop == loop_.get()) {
-                loop_->report(ctx);
+            if (running_loop != nullptr) {
+                running_loop->report(ctx);
             } else {
                 default_exception_handler(ctx);
             }
         }
     }
 
-    // --- the worker's side, before it hands the job back ---
+    // --- the executor's thread, before the job is handed back ---
 
     template <class F, class Tuple>
     void run(F& f, Tuple& args) noexcept {
@@ -77,57 +73,58 @@ public:
         }
     }
     /// The executor destroyed the job without running it (a pool stopped or destroyed first):
-    /// awaiting it throws cancelled_error, as a future cancelled by shutdown(cancel_futures).
-    void dropped() noexcept { error_ = std::make_exception_ptr(cancelled_error()); }
+    /// the future is cancelled, as shutdown(cancel_futures=True) cancels pending futures.
+    void drop() noexcept { dropped_ = true; }
 
-    const std::shared_ptr<loop_core>& loop() const noexcept { return loop_; }
+    // --- the loop ---
 
-    // --- the loop's side ---
-
-    /// The completion the worker posted: the result is there.
+    /// Sets the future, unless it was cancelled meanwhile (its awaiter was): then the result,
+    /// value or exception, is dropped, as asyncio drops it.
     void complete() {
-        done_ = true;
-        if (waiter* w = std::exchange(parked_, nullptr)) {
-            w->wake();
+        completed_ = true;
+        if (result_.done()) {
+            return;
         }
-    }
-    bool done() const noexcept { return done_; }
-    /// Someone awaits the result: from now on an error is theirs, not the loop's to report.
-    void mark_awaited() noexcept { awaited_ = true; }
-    void park(waiter* w) noexcept { parked_ = w; }
-
-    /// The value, or the exception rethrown.
-    R take() {
-        if (error_) {
-            std::rethrow_exception(error_);
-        }
-        if constexpr (!std::is_void_v<R>) {
-            return std::move(*value_);
+        if (dropped_) {
+            result_.cancel();
+        } else if (error_) {
+            result_.set_exception(error_);
+        } else if constexpr (std::is_void_v<R>) {
+            result_.set_result();
+        } else {
+            result_.set_result(std::move(*value_));
         }
     }
 
 private:
-    std::shared_ptr<loop_core> loop_;
+    future<R> result_;
     std::optional<result_t<R>> value_;
     std::exception_ptr error_;
-    waiter* parked_ = nullptr;
-    bool done_ = false;
-    bool awaited_ = false;
+    bool dropped_ = false;
+    bool completed_ = false;
+};
+
+/// The function object posted to the loop to complete a job there.
+template <class R>
+struct job_completion {
+    std::unique_ptr<executor_job<R>> job;
+    void operator()() { job->complete(); }
 };
 
 /// What the executor runs: the call with its own copies of the arguments. Runs the call, or,
-/// destroyed unrun, marks the job dropped; either way hands the job back to the loop and
-/// counts it finished, so neither an awaiter nor shutdown waits for a job that will never run.
+/// destroyed unrun, drops the job; either way hands the job back to the loop and counts it
+/// finished, so that neither an awaiter nor shutdown waits for a call that will never run.
 template <class R, class F, class Args>
 class job_submission {
 public:
-    job_submission(std::shared_ptr<executor_job<R>> job, F f, Args args)
-        : job_(std::move(job)), f_(std::move(f)), args_(std::move(args)) {}
+    job_submission(std::unique_ptr<executor_job<R>> job, std::shared_ptr<loop_core> loop, F f,
+                   Args args)
+        : job_(std::move(job)), loop_(std::move(loop)), f_(std::move(f)), args_(std::move(args)) {}
     job_submission(job_submission&&) = default; // leaves job_ empty
     job_submission& operator=(job_submission&&) = delete;
     ~job_submission() {
         if (job_) {
-            job_->dropped();
+            job_->drop();
             hand_back();
         }
     }
@@ -138,57 +135,34 @@ public:
     }
 
 private:
-    /// Posts the job, whole, to the loop: the worker keeps no reference to it.
     void hand_back() {
-        std::shared_ptr<loop_core> loop = job_->loop();
-        loop->post_threadsafe([job = std::move(job_)] { job->complete(); });
+        std::shared_ptr<loop_core> loop = std::move(loop_);
+        job_completion<R> completion{std::move(job_)};
+        if (!loop->post_threadsafe(std::move(completion))) {
+            // The loop closed before the call ended (it outlived shutdown_timeout; run reported
+            // that). The job refers to a loop-affine future that the loop's thread may still
+            // hold: it is left unfreed rather than freed here, as the abandoned pool is.
+            (void)completion.job.release();
+        }
         loop->job_finished();
     }
 
-    std::shared_ptr<executor_job<R>> job_;
+    std::unique_ptr<executor_job<R>> job_;
+    std::shared_ptr<loop_core> loop_;
     F f_;
     Args args_;
 };
 
-/// The awaiting side of a job: cancelling the awaiting task stops waiting (the call itself runs
-/// on; its result is dropped, as asyncio drops the result of a cancelled executor future).
-template <class R>
-class job_waiter final : public waiter {
-public:
-    explicit job_waiter(executor_job<R>& job) : job_(job) { job_.park(this); }
-    ~job_waiter() { job_.park(nullptr); }
-    void on_cancel() override {
-        job_.park(nullptr);
-        wake();
-    }
-
-private:
-    executor_job<R>& job_;
-};
-
-/// The awaitable run_in_executor returns: the job is running already; this waits for it.
-template <class R>
-awaitable<R> await_job(std::shared_ptr<executor_job<R>> job) {
-    job->mark_awaited();
-    if (!job->done()) {
-        job_waiter<R> w(*job);
-        co_await suspend(w);
-        auto cs = co_await boost::asio::this_coro::cancellation_state;
-        check_cancelled(cs);
-    }
-    co_return job->take();
-}
-
-/// Posts f(args...) to `ex` now and returns the awaitable of its result.
+/// Posts f(args...) to `ex` now and returns the future of its result.
 template <class Executor, class F, class... Args>
-awaitable<std::invoke_result_t<F&, Args&...>> submit_job(const Executor& ex, F f, Args... args) {
+future<std::invoke_result_t<F&, Args&...>> submit_job(const Executor& ex, F f, Args... args) {
     using R = std::invoke_result_t<F&, Args&...>;
-    loop_core& loop = require_running_loop();
-    auto job = std::make_shared<executor_job<R>>(loop.shared_from_this());
-    awaitable<R> result = await_job<R>(job);
-    loop.job_started();
+    loop_core& core = require_running_loop();
+    future<R> result{loop(core.shared_from_this())};
+    core.job_started();
     boost::asio::post(ex, job_submission<R, F, std::tuple<Args...>>(
-                              std::move(job), std::move(f), std::make_tuple(std::move(args)...)));
+                              std::make_unique<executor_job<R>>(result), core.shared_from_this(),
+                              std::move(f), std::make_tuple(std::move(args)...)));
     return result;
 }
 
@@ -213,64 +187,71 @@ concept executor_like = detail::any_executor<E> ||
     std::is_base_of_v<boost::asio::execution_context, std::remove_cvref_t<E>>;
 
 /// loop.run_in_executor: submits f(args...) to `ex` (an Asio executor or a thread pool; nullptr
-/// for the loop's default pool, asyncio's None) at once, and returns an awaitable of its result:
-/// awaited, it returns the value on the loop or rethrows the exception there. Arguments are
-/// copied (or moved) into the call, as Python passes them.
+/// for the loop's default pool, asyncio's None) at once, and returns the future of its result,
+/// awaited as `co_await f()`: the value on the loop, or the exception rethrown there. Arguments
+/// are copied (or moved) into the call, as Python passes them.
 ///
-///   co_await aio::run_in_executor(nullptr, blocking);    // submit and wait
-///   auto job = aio::run_in_executor(pool, blocking);     // submitted now...
-///   co_await std::move(job);                             // ...awaited later (once), or never
+///   int v = co_await aio::run_in_executor(nullptr, blocking)();   // submit and wait
+///   aio::future<int> job = aio::run_in_executor(pool, blocking);  // submitted now...
+///   int w = co_await job();                                       // ...awaited later, or never
 ///
-/// The call runs whether or not the awaitable is ever awaited; if it fails and nobody awaited it,
-/// its exception is reported through the loop's exception handler (asyncio's "Future exception
-/// was never retrieved") once the job has ended and the awaitable is gone. Cancellation of the
-/// awaiting task: throws cancelled_error at once; the call runs on to its end (threads cannot be
-/// interrupted) and its result, value or exception, is dropped. An executor that destroys the
-/// job without running it (a pool stopped first) makes the await throw cancelled_error.
-/// aio::run waits for running calls at shutdown (run_options::shutdown_timeout). Throws
+/// The call runs whether or not the future is ever awaited; a failure nobody retrieved is
+/// reported when the last handle to the future is gone (asyncio's "Future exception was never
+/// retrieved"). Cancellation of a task awaiting `job()`: the await throws cancelled_error at
+/// once and the future is cancelled (as asyncio does); the call runs on to its end (threads
+/// cannot be interrupted) and its result, value or exception, is dropped. Await
+/// `aio::shield(job)` to stop waiting without cancelling the future. The future is not a task:
+/// run's shutdown does not cancel it, and waits for every call still running, on any executor
+/// (run_options::shutdown_timeout). job.cancel() marks the future cancelled but does not stop
+/// a call that has not started yet: Asio's pools cannot take a posted call back. An executor
+/// that destroys the call without running it (a pool stopped first) cancels the future. Throws
 /// std::logic_error outside a running loop (nothing is submitted).
 ///
-/// Why an awaitable and not an aio::future (what asyncio returns): `co_await
-/// aio::run_in_executor(...)`, the common form, keeps its spelling (a future is awaited as
-/// `co_await f()`), and the result goes wherever an awaitable goes (gather, wait_for,
-/// create_task). A handle with done(), add_done_callback() or a result awaited by several
-/// tasks is one step away: `aio::create_task(aio::run_in_executor(...))`. What a future would
-/// add - cancel() of a job not yet started - the thread pools aio accepts cannot offer.
+/// Why a future and not an awaitable: asyncio returns a Future, and only a future lets a port
+/// keep its shape where the result outlives one await - shield it, await it from several tasks,
+/// await it again after a cancelled await (the shutdown pattern of
+/// examples/book_executor_shutdown), test done(), add a done callback - with the reporting of
+/// a lost failure that every aio future has. The price is the `()` of every aio future at
+/// `co_await run_in_executor(...)()`; to_thread, the usual way to call a blocking function, is
+/// awaited without it.
 template <class Executor, class F, class... Args>
 requires executor_like<Executor> && std::invocable<F&, Args&...>
-    awaitable<std::invoke_result_t<F&, Args&...>> run_in_executor(Executor& ex, F f, Args... args) {
+    future<std::invoke_result_t<F&, Args&...>> run_in_executor(Executor& ex, F f, Args... args) {
     return detail::submit_job(detail::executor_of(ex), std::move(f), std::move(args)...);
 }
 
 /// run_in_executor for an executor passed by value (e.g. pool.get_executor()).
 template <class Executor, class F, class... Args>
 requires detail::any_executor<Executor> && std::invocable<F&, Args&...>
-    awaitable<std::invoke_result_t<F&, Args&...>> run_in_executor(const Executor& ex, F f,
-                                                                  Args... args) {
+    future<std::invoke_result_t<F&, Args&...>> run_in_executor(const Executor& ex, F f,
+                                                               Args... args) {
     return detail::submit_job(ex, std::move(f), std::move(args)...);
 }
 
 /// run_in_executor(nullptr, ...): on the loop's default pool (loop::default_executor), as
 /// asyncio's run_in_executor(None, ...).
 template <class F, class... Args>
-requires std::invocable<F&, Args&...> awaitable<std::invoke_result_t<F&, Args&...>>
+requires std::invocable<F&, Args&...> future<std::invoke_result_t<F&, Args&...>>
 run_in_executor(std::nullptr_t, F f, Args... args) {
     return detail::submit_job(detail::require_running_loop().default_pool().get_executor(),
                               std::move(f), std::move(args)...);
 }
 
-/// asyncio.to_thread: f(args...) on the loop's default pool (loop::default_executor). Unlike
-/// run_in_executor, and like asyncio's to_thread (a coroutine), it is lazy: the call is
-/// submitted when the awaitable is first resumed - when awaited, or made a task (gather does)
-/// - and never if the awaitable is destroyed unawaited. Arguments, cancellation, errors and
-/// shutdown as for run_in_executor. Outside a running loop, the await throws std::logic_error.
+/// asyncio.to_thread: f(args...) on the loop's default pool (loop::default_executor), awaited
+/// as `co_await aio::to_thread(f, args...)`. Unlike run_in_executor, and like asyncio's
+/// to_thread (a coroutine), it is lazy: the call is submitted when the awaitable is first
+/// resumed - when awaited, or made a task (gather does) - and never if the awaitable is
+/// destroyed unawaited. Arguments and errors as for run_in_executor. Cancellation of the
+/// awaiting task: throws cancelled_error at once; the call runs on and its result is dropped.
+/// run waits for the call at shutdown. Outside a running loop, the await throws
+/// std::logic_error.
 template <class F, class... Args>
 requires std::invocable<F&, Args&...> awaitable<std::invoke_result_t<F&, Args&...>>
 to_thread(F f, Args... args) {
-    // The call is built in a statement of its own: GCC 12 destroys a lambda argument twice
+    // The call is made in a statement of its own: GCC 12 destroys a lambda argument twice
     // when it is passed inside a co_await expression.
-    auto job = run_in_executor(nullptr, std::move(f), std::move(args)...);
-    co_return co_await std::move(job);
+    auto result = run_in_executor(nullptr, std::move(f), std::move(args)...);
+    co_return co_await result();
 }
 
 /// From any thread: runs fn on `lp` soon. Throws std::runtime_error if the loop is closed.
