@@ -1,5 +1,6 @@
-// aio/cleanup.hpp - awaiting cleanup on success, error and cancellation alike: finally, with,
-// uncancel. C++ forbids co_await in catch blocks and destructors; these are the way around it.
+// aio/cleanup.hpp - awaiting cleanup on success, error and cancellation alike: capture,
+// finally, with, uncancel. C++ forbids co_await in catch blocks and destructors; these are the
+// way around it.
 #pragma once
 
 #include <aio/awaitable.hpp>
