@@ -587,3 +587,21 @@ TEST_CASE("a run_in_executor future can be awaited by several tasks") {
     CHECK(b == 42);
     CHECK(done_after);
 }
+
+TEST_CASE("a call that fails while run's shutdown waits for it is reported once") {
+    aio_test::report_log log;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        log.install(co_await aio::this_loop());
+        auto failing = []() -> int {
+            // Most runs: still working when main returns, so the call ends while shutdown
+            // waits for executor jobs and its completion is never run on the loop.
+            std::this_thread::sleep_for(100ms);
+            throw job_error("failed during shutdown");
+        };
+        aio::run_in_executor(nullptr, failing); // fire and forget
+        co_return;
+    });
+    REQUIRE(log.count("Future exception was never retrieved") == 1);
+    CHECK(log.entries.size() == 1);
+    CHECK(aio::describe(log.entries[0].exception) == "failed during shutdown");
+}
