@@ -1,4 +1,4 @@
-// Tests of aio/cleanup.hpp: finally, with, uncancel.
+// Tests of aio/cleanup.hpp: capture, finally, with, uncancel.
 #include "support.hpp"
 
 #include <doctest/doctest.h>
@@ -11,8 +11,12 @@
 
 #include <chrono>
 #include <exception>
+#include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <variant>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -379,4 +383,336 @@ TEST_CASE("uncancel lets a task await cleanup after a caught raw Asio cancellati
     CHECK(events == events_t{"cleanup start", "cleanup end"});
     CHECK(main_saw_cancelled);
     CHECK(task_cancelled);
+}
+
+namespace {
+
+/// Parks on a raw Asio timer (cancellation arrives as operation_aborted and stays pending).
+aio::awaitable<void> raw_wait_an_hour(aio::future<void>& started) {
+    auto ex = co_await boost::asio::this_coro::executor;
+    boost::asio::steady_timer timer(ex, std::chrono::hours(1));
+    started.set_result();
+    co_await timer.async_wait(boost::asio::use_awaitable);
+}
+
+/// A resource whose async_enter gives the body something other than itself (a connection
+/// object whose `__aenter__` returns a cursor, say).
+struct cursor_source {
+    events_t events;
+    std::exception_ptr exit_error;
+    bool suppress = false;
+
+    aio::awaitable<std::unique_ptr<std::string>> async_enter() {
+        co_await aio::sleep(0s);
+        events.push_back("enter");
+        co_return std::make_unique<std::string>("cursor");
+    }
+    aio::awaitable<bool> async_exit(std::exception_ptr e) {
+        co_await aio::sleep(0s);
+        exit_error = e;
+        events.push_back(suppress ? "exit suppresses" : "exit");
+        co_return suppress;
+    }
+};
+
+/// A resource to pass as an rvalue: records when it is destroyed.
+struct owned_resource {
+    events_t* events;
+    explicit owned_resource(events_t& e) : events(&e) {}
+    owned_resource(owned_resource&& o) noexcept : events(std::exchange(o.events, nullptr)) {}
+    owned_resource& operator=(owned_resource&&) = delete;
+    ~owned_resource() {
+        if (events != nullptr) {
+            events->push_back("destroyed");
+        }
+    }
+    aio::awaitable<void> async_exit(std::exception_ptr) {
+        co_await aio::sleep(0s);
+        events->push_back("exit");
+    }
+};
+
+struct failing_enter {
+    bool exit_called = false;
+    aio::awaitable<void> async_enter() {
+        co_await aio::sleep(0s);
+        throw std::runtime_error("enter failed");
+    }
+    aio::awaitable<void> async_exit(std::exception_ptr) {
+        exit_called = true;
+        co_return;
+    }
+};
+
+} // namespace
+
+TEST_CASE("capture returns the value of the work in an outcome") {
+    events_t events;
+    bool has_value = false;
+    int value = 0;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        aio::outcome<int> r = co_await aio::capture(body_value(events, 4));
+        has_value = r.has_value();
+        value = r.value();
+    });
+    CHECK(has_value);
+    CHECK(value == 4);
+    CHECK(events == events_t{"body"});
+}
+
+TEST_CASE("capture holds the exception of the work instead of throwing it") {
+    events_t events;
+    bool has_value = true;
+    std::string held;
+    std::string rethrown;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        aio::outcome<int> r = co_await aio::capture(body_failing(events, "work failed"));
+        has_value = r.has_value();
+        held = aio::describe(r.exception());
+        co_await awaiting_cleanup(events);
+        try {
+            r.value();
+        } catch (const std::runtime_error& e) {
+            rethrown = e.what();
+        }
+    });
+    CHECK_FALSE(has_value);
+    CHECK(held == "work failed");
+    CHECK(rethrown == "work failed");
+    CHECK(events == events_t{"body", "cleanup start", "cleanup end"});
+}
+
+TEST_CASE("capture of a cancelled work lets the cleanup await, then the rethrow ends the task "
+          "cancelled") {
+    events_t events;
+    bool outcome_cancelled = false;
+    bool task_cancelled = false;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        aio::future<void> started;
+        auto t = aio::create_task([&]() -> aio::awaitable<void> {
+            auto work = [&]() -> aio::awaitable<void> {
+                started.set_result();
+                co_await aio::sleep(1h);
+                events.push_back("work end");
+            };
+            aio::outcome<std::monostate> r = co_await aio::capture(work);
+            outcome_cancelled = r.cancelled();
+            if (r.cancelled()) {
+                co_await awaiting_cleanup(events);
+            }
+            r.value();
+            events.push_back("not reached");
+        });
+        co_await started();
+        t.cancel();
+        co_await t.wait_done();
+        task_cancelled = t.cancelled();
+    });
+    CHECK(outcome_cancelled);
+    CHECK(task_cancelled);
+    CHECK(events == events_t{"cleanup start", "cleanup end"});
+}
+
+TEST_CASE("capture clears a raw Asio cancellation so that the cleanup can await") {
+    events_t events;
+    bool aborted = false;
+    bool outcome_cancelled = false;
+    bool task_cancelled = false;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        aio::future<void> started;
+        auto t = aio::create_task([&]() -> aio::awaitable<void> {
+            auto r = co_await aio::capture(raw_wait_an_hour(started));
+            outcome_cancelled = r.cancelled();
+            try {
+                std::rethrow_exception(r.exception());
+            } catch (const boost::system::system_error& e) {
+                aborted = e.code() == boost::asio::error::operation_aborted;
+            } catch (...) {
+            }
+            co_await awaiting_cleanup(events); // would throw operation_aborted without the clear
+            r.value();
+        });
+        co_await started();
+        t.cancel();
+        co_await t.wait_done();
+        task_cancelled = t.cancelled();
+    });
+    CHECK(aborted);
+    CHECK(outcome_cancelled);
+    CHECK(task_cancelled);
+    CHECK(events == events_t{"cleanup start", "cleanup end"});
+}
+
+TEST_CASE("capture turns a value returned with a cancellation still pending into "
+          "cancelled_error") {
+    events_t events;
+    bool has_value = true;
+    bool outcome_cancelled = false;
+    bool holds_cancelled_error = false;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        aio::future<void> started;
+        auto t = aio::create_task([&]() -> aio::awaitable<void> {
+            auto swallowing = [&]() -> aio::awaitable<int> {
+                try {
+                    co_await raw_wait_an_hour(started);
+                } catch (const boost::system::system_error&) {
+                    events.push_back("swallowed");
+                }
+                co_return 1; // without uncancel(): Asio still counts the coroutine cancelled
+            };
+            aio::outcome<int> r = co_await aio::capture(swallowing);
+            has_value = r.has_value();
+            outcome_cancelled = r.cancelled();
+            holds_cancelled_error = holds<aio::cancelled_error>(r.exception());
+            co_await awaiting_cleanup(events);
+        });
+        co_await started();
+        t.cancel();
+        co_await t.wait_done();
+    });
+    CHECK_FALSE(has_value);
+    CHECK(outcome_cancelled);
+    CHECK(holds_cancelled_error);
+    CHECK(events == events_t{"swallowed", "cleanup start", "cleanup end"});
+}
+
+TEST_CASE("a cancel after capture returned reaches the next await") {
+    bool has_value = false;
+    bool next_await_cancelled = false;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        aio::future<void> captured;
+        aio::future<void> resume;
+        auto t = aio::create_task([&]() -> aio::awaitable<void> {
+            auto quick = []() -> aio::awaitable<int> { co_return 1; };
+            auto r = co_await aio::capture(quick);
+            has_value = r.has_value();
+            captured.set_result();
+            try {
+                co_await resume();
+            } catch (const aio::cancelled_error&) {
+                next_await_cancelled = true;
+            }
+        });
+        co_await captured();
+        t.cancel();
+        co_await t.wait_done();
+    });
+    CHECK(has_value);
+    CHECK(next_await_cancelled);
+}
+
+TEST_CASE("with hands the value of async_enter to the body") {
+    cursor_source src;
+    std::string seen;
+    int value = 0;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        std::optional<int> r = co_await aio::with(
+            src, [&](std::unique_ptr<std::string>& cursor) -> aio::awaitable<int> {
+                seen = *cursor;
+                src.events.push_back("body");
+                co_await aio::sleep(0s);
+                co_return 2;
+            });
+        value = r.value_or(-1);
+    });
+    CHECK(seen == "cursor");
+    CHECK(value == 2);
+    CHECK(src.exit_error == nullptr);
+    CHECK(src.events == events_t{"enter", "body", "exit"});
+}
+
+TEST_CASE("with: an async_exit returning true suppresses the body's exception") {
+    cursor_source src;
+    src.suppress = true;
+    bool returned = false;
+    bool empty = false;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        co_await aio::with(src, [](std::unique_ptr<std::string>&) -> aio::awaitable<void> {
+            co_await aio::sleep(0s);
+            throw std::runtime_error("suppressed");
+        });
+        returned = true;
+        std::optional<int> v =
+            co_await aio::with(src, [](std::unique_ptr<std::string>&) -> aio::awaitable<int> {
+                co_await aio::sleep(0s);
+                throw std::runtime_error("suppressed too");
+            });
+        empty = !v.has_value();
+    });
+    CHECK(returned);
+    CHECK(empty);
+    CHECK(aio::describe(src.exit_error) == "suppressed too");
+}
+
+TEST_CASE("with: an async_exit returning false lets the body's exception through") {
+    cursor_source src;
+    std::string error;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        try {
+            co_await aio::with(src, [](std::unique_ptr<std::string>&) -> aio::awaitable<void> {
+                co_await aio::sleep(0s);
+                throw std::runtime_error("kept");
+            });
+        } catch (const std::runtime_error& e) {
+            error = e.what();
+        }
+    });
+    CHECK(error == "kept");
+    CHECK(src.events == events_t{"enter", "exit"});
+}
+
+TEST_CASE("with owns a resource passed as an rvalue until its exit is done") {
+    events_t events;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        co_await aio::with(owned_resource(events), [&](owned_resource&) -> aio::awaitable<void> {
+            events.push_back("body");
+            co_await aio::sleep(0s);
+        });
+        events.push_back("after");
+    });
+    CHECK(events == events_t{"body", "exit", "destroyed", "after"});
+}
+
+TEST_CASE("with does not call async_exit when async_enter fails") {
+    failing_enter res;
+    bool body_ran = false;
+    std::string error;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        try {
+            co_await aio::with(res, [&](failing_enter&) -> aio::awaitable<void> {
+                body_ran = true;
+                co_return;
+            });
+        } catch (const std::runtime_error& e) {
+            error = e.what();
+        }
+    });
+    CHECK(error == "enter failed");
+    CHECK_FALSE(body_ran);
+    CHECK_FALSE(res.exit_called);
+}
+
+TEST_CASE("with passes a cancellation the body left pending to async_exit") {
+    recording_resource res;
+    bool task_cancelled = false;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        aio::future<void> started;
+        auto t = aio::create_task([&]() -> aio::awaitable<void> {
+            co_await aio::with(res, [&](recording_resource& r) -> aio::awaitable<void> {
+                try {
+                    co_await raw_wait_an_hour(started);
+                } catch (const boost::system::system_error&) {
+                    r.events.push_back("swallowed");
+                }
+            });
+            res.events.push_back("after with");
+        });
+        co_await started();
+        t.cancel();
+        co_await t.wait_done();
+        task_cancelled = t.cancelled();
+    });
+    CHECK(task_cancelled);
+    CHECK(holds<aio::cancelled_error>(res.exit_error));
+    CHECK(res.events == events_t{"enter", "swallowed", "exit start", "exit end"});
 }

@@ -73,13 +73,13 @@ TEST_CASE("run_in_executor runs the function on the pool and returns its value o
             job_id = std::this_thread::get_id();
             return a * b;
         };
-        product = co_await aio::run_in_executor(pool, multiply, 6, 7);
+        product = co_await aio::run_in_executor(pool, multiply, 6, 7)();
         after_id = std::this_thread::get_id();
         auto increment = [&by_value_executor_job_id](int a) {
             by_value_executor_job_id = std::this_thread::get_id();
             return a + 1;
         };
-        next = co_await aio::run_in_executor(pool.get_executor(), increment, product);
+        next = co_await aio::run_in_executor(pool.get_executor(), increment, product)();
     });
     pool.join();
     CHECK(product == 42);
@@ -101,7 +101,7 @@ TEST_CASE("run_in_executor rethrows the exception of the function on the loop") 
         loop_id = std::this_thread::get_id();
         auto failing = []() -> int { throw job_error("bad job"); };
         try {
-            co_await aio::run_in_executor(pool, failing);
+            co_await aio::run_in_executor(pool, failing)();
         } catch (const job_error& e) {
             what = e.what();
             caught_on = std::this_thread::get_id();
@@ -132,15 +132,15 @@ TEST_CASE("run_in_executor passes the arguments by value") {
             s += " changed";
             return s;
         };
-        returned = co_await aio::run_in_executor(pool, append, original);
+        returned = co_await aio::run_in_executor(pool, append, original)();
 
         tracked arg("moved in", &copies);
         auto read = [](const tracked& t) { return t.text; };
-        moved_text = co_await aio::run_in_executor(pool, read, std::move(arg));
+        moved_text = co_await aio::run_in_executor(pool, read, std::move(arg))();
 
         auto p = std::make_unique<int>(21);
         auto twice = [](std::unique_ptr<int>& q) { return *q * 2; };
-        from_pointer = co_await aio::run_in_executor(pool, twice, std::move(p));
+        from_pointer = co_await aio::run_in_executor(pool, twice, std::move(p))();
         pointer_moved = p == nullptr;
     });
     pool.join();
@@ -340,4 +340,268 @@ TEST_CASE("run_coroutine_threadsafe gives cancelled_error when shutdown cancels 
     REQUIRE(result.valid());
     REQUIRE(result.wait_for(0s) == std::future_status::ready);
     CHECK_THROWS_AS(result.get(), aio::cancelled_error);
+}
+
+TEST_CASE("run_in_executor submits the call at once and returns its future") {
+    boost::asio::thread_pool pool(1);
+    bool ran_before_await = false;
+    int value = 0;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        std::promise<void> started;
+        std::future<void> has_started = started.get_future();
+        auto signal_start = [&started] {
+            started.set_value();
+            return 7;
+        };
+        auto job = aio::run_in_executor(pool, signal_start);
+        // Blocks the loop's thread: only a call submitted already can end this wait (the bound
+        // only turns a lazy run_in_executor into a failed check instead of a hung test).
+        ran_before_await = has_started.wait_for(10s) == std::future_status::ready;
+        value = co_await job();
+    });
+    pool.join();
+    CHECK(ran_before_await);
+    CHECK(value == 7);
+}
+
+TEST_CASE("run_in_executor with nullptr runs on the loop's default pool") {
+    std::thread::id loop_id;
+    std::thread::id job_id;
+    bool same_pool = false;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        aio::loop lp = co_await aio::this_loop();
+        loop_id = std::this_thread::get_id();
+        auto where = [] { return std::this_thread::get_id(); };
+        job_id = co_await aio::run_in_executor(nullptr, where)();
+        auto in_default_pool = [&lp] {
+            return lp.default_executor().get_executor().running_in_this_thread();
+        };
+        same_pool = co_await aio::run_in_executor(nullptr, in_default_pool)();
+    });
+    CHECK(job_id != std::thread::id());
+    CHECK(job_id != loop_id);
+    CHECK(same_pool);
+}
+
+TEST_CASE("a run_in_executor call that is never awaited still runs, and run waits for it") {
+    std::atomic<int> calls{0};
+    bool returned_before_the_call_ended = false;
+    std::latch release(1); // outlives run: the call may still be inside wait() when main ends
+    aio_test::run([&]() -> aio::awaitable<void> {
+        auto slow = [&calls, &release] {
+            release.wait();
+            ++calls;
+        };
+        aio::run_in_executor(nullptr, slow); // discarded: the call runs anyway
+        returned_before_the_call_ended = calls == 0;
+        release.count_down();
+        co_return;
+    });
+    CHECK(returned_before_the_call_ended);
+    CHECK(calls == 1);
+}
+
+TEST_CASE("to_thread is lazy: an awaitable destroyed unawaited never runs the call") {
+    std::atomic<int> calls{0};
+    int awaited = 0;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        auto count = [&calls] { return ++calls; };
+        { aio::awaitable<int> never = aio::to_thread(count); }
+        aio::awaitable<int> later = aio::to_thread(count);
+        CHECK(calls == 0);
+        awaited = co_await std::move(later);
+    });
+    // run waited for every submitted call before it returned: only the awaited one was.
+    CHECK(awaited == 1);
+    CHECK(calls == 1);
+}
+
+TEST_CASE("the exception of a run_in_executor call never awaited is reported once it ends") {
+    boost::asio::thread_pool pool(1);
+    aio_test::report_log log;
+    std::size_t while_running = 99;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        log.install(co_await aio::this_loop());
+        std::latch gate(1);
+        auto failing = [&gate]() -> int {
+            gate.wait();
+            throw job_error("nobody listens");
+        };
+        aio::run_in_executor(pool, failing); // discarded while the call runs
+        while_running = log.entries.size();
+        gate.count_down();
+        auto noop = [] {};
+        // One thread, first in first out: once the second call is back, the first one is too.
+        co_await aio::run_in_executor(pool, noop)();
+    });
+    pool.join();
+    CHECK(while_running == 0);
+    REQUIRE(log.entries.size() == 1);
+    CHECK(log.entries[0].message == "Future exception was never retrieved");
+    CHECK(log.entries[0].task_name.rfind("Future-", 0) == 0);
+    CHECK(aio_test::holds<job_error>(log.entries[0].exception));
+    CHECK(aio::describe(log.entries[0].exception) == "nobody listens");
+}
+
+TEST_CASE("an unawaited job that already ended is reported when its future is destroyed") {
+    boost::asio::thread_pool pool(1);
+    aio_test::report_log log;
+    std::size_t before = 99;
+    std::size_t after = 99;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        log.install(co_await aio::this_loop());
+        auto failing = []() -> int { throw job_error("ended unheard"); };
+        auto noop = [] {};
+        std::optional<aio::future<int>> job(aio::run_in_executor(pool, failing));
+        // One thread, first in first out: once the second call is back, the first one is too.
+        co_await aio::run_in_executor(pool, noop)();
+        before = log.entries.size();
+        job.reset();
+        after = log.entries.size();
+    });
+    pool.join();
+    CHECK(before == 0);
+    CHECK(after == 1);
+    REQUIRE(log.entries.size() == 1);
+    CHECK(aio::describe(log.entries[0].exception) == "ended unheard");
+}
+
+TEST_CASE("a run_in_executor call whose await was cancelled is not reported when it fails") {
+    boost::asio::thread_pool pool(1);
+    aio_test::report_log log;
+    bool saw_cancel = false;
+    std::size_t reports = 99;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        aio::loop lp = co_await aio::this_loop();
+        log.install(lp);
+        aio::future<void> started;
+        std::latch gate(1);
+        auto failing = [lp, &started, &gate]() -> int {
+            aio::call_soon_threadsafe(lp, [&started] { started.set_result(); });
+            gate.wait();
+            throw job_error("after the cancel");
+        };
+        auto t = aio::create_task([&]() -> aio::awaitable<void> {
+            try {
+                co_await aio::run_in_executor(pool, failing)();
+            } catch (const aio::cancelled_error&) {
+                saw_cancel = true;
+            }
+        });
+        co_await started();
+        t.cancel();
+        co_await t.wait_done();
+        gate.count_down();
+        auto noop = [] {};
+        co_await aio::run_in_executor(pool, noop)(); // behind the failing call on the one thread
+        reports = log.entries.size();
+    });
+    pool.join();
+    CHECK(saw_cancel);
+    CHECK(reports == 0);
+    CHECK(log.entries.empty());
+}
+
+TEST_CASE("a call the executor destroys without running it makes the await throw "
+          "cancelled_error") {
+    aio_test::report_log log;
+    int first = 0;
+    bool second_cancelled = false;
+    bool second_ran = false;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        aio::loop lp = co_await aio::this_loop();
+        log.install(lp);
+        std::optional<boost::asio::thread_pool> pool(std::in_place, 1);
+        aio::future<void> started;
+        std::latch gate(1);
+        auto blocking = [lp, &started, &gate] {
+            aio::call_soon_threadsafe(lp, [&started] { started.set_result(); });
+            gate.wait();
+            return 1;
+        };
+        auto never_run = [&second_ran] { second_ran = true; };
+        auto a = aio::run_in_executor(*pool, blocking);
+        auto b = aio::run_in_executor(*pool, never_run); // queued behind `a` on the one thread
+        co_await started();
+        pool->stop(); // `b` will not run
+        gate.count_down();
+        pool.reset(); // joins the thread, then destroys `b` unrun
+        first = co_await a();
+        try {
+            co_await b();
+        } catch (const aio::cancelled_error&) {
+            second_cancelled = true;
+        }
+    });
+    CHECK(first == 1);
+    CHECK(second_cancelled);
+    CHECK_FALSE(second_ran);
+    CHECK(log.entries.empty());
+}
+
+TEST_CASE("a run_in_executor future outlives a cancelled shielded await, and shutdown does not "
+          "cancel it") {
+    std::latch gate(1); // outlives run: the call may still be in wait() when main returns
+    int cancellations = 0;
+    int result = 0;
+    bool done_before = true;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        auto blocking = [&gate] {
+            gate.wait();
+            return 42;
+        };
+        aio::future<int> job = aio::run_in_executor(nullptr, blocking);
+        done_before = job.done();
+        // A task that sees the call through: a cancellation stops one wait, not the job.
+        aio::create_task([&, job]() -> aio::awaitable<void> {
+            for (;;) {
+                try {
+                    result = co_await aio::shield(job);
+                    co_return;
+                } catch (const aio::cancelled_error&) {
+                    ++cancellations;
+                    gate.count_down(); // the demo's job may end now
+                }
+            }
+        });
+        co_await aio::sleep(0s); // the waiter parks in its shielded await
+    });                          // main returns: run cancels the waiter and waits for it
+    CHECK_FALSE(done_before);
+    CHECK(cancellations == 1);
+    CHECK(result == 42);
+}
+
+TEST_CASE("a run_in_executor future can be awaited by several tasks") {
+    int a = 0;
+    int b = 0;
+    bool done_after = false;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        auto answer = [] { return 6 * 7; };
+        aio::future<int> job = aio::run_in_executor(nullptr, answer);
+        auto [x, y] = co_await aio::gather(job, job.as_task());
+        a = x;
+        b = y;
+        done_after = job.done();
+    });
+    CHECK(a == 42);
+    CHECK(b == 42);
+    CHECK(done_after);
+}
+
+TEST_CASE("a call that fails while run's shutdown waits for it is reported once") {
+    aio_test::report_log log;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        log.install(co_await aio::this_loop());
+        auto failing = []() -> int {
+            // Most runs: still working when main returns, so the call ends while shutdown
+            // waits for executor jobs and its completion is never run on the loop.
+            std::this_thread::sleep_for(100ms);
+            throw job_error("failed during shutdown");
+        };
+        aio::run_in_executor(nullptr, failing); // fire and forget
+        co_return;
+    });
+    REQUIRE(log.count("Future exception was never retrieved") == 1);
+    CHECK(log.entries.size() == 1);
+    CHECK(aio::describe(log.entries[0].exception) == "failed during shutdown");
 }

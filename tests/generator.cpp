@@ -553,3 +553,127 @@ TEST_CASE("move assignment closes the generator it replaces") {
     CHECK(live == 0);
     CHECK(value == 1);
 }
+
+namespace {
+
+/// Yields 1, records what is thrown in at that co_yield, then yields what `after_catch` says.
+aio::generator<int> catching_at_yield(std::vector<std::string>& events, int after_catch) {
+    try {
+        co_yield 1;
+        events.push_back("not thrown");
+    } catch (const std::runtime_error& e) {
+        events.push_back(std::string("caught ") + e.what());
+    }
+    co_await aio::sleep(0s); // the handler may await: athrow serves it
+    if (after_catch != 0) {
+        co_yield int(after_catch);
+    }
+    events.push_back("finished");
+}
+
+} // namespace
+
+TEST_CASE("athrow throws at the co_yield and returns the next value the body yields") {
+    std::vector<std::string> events;
+    std::optional<int> first;
+    std::optional<int> after;
+    std::optional<int> end;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        auto gen = catching_at_yield(events, 7);
+        first = co_await gen.next();
+        after = co_await gen.athrow(std::make_exception_ptr(std::runtime_error("boom")));
+        end = co_await gen.next();
+    });
+    CHECK(first == 1);
+    CHECK(after == 7);
+    CHECK_FALSE(end.has_value());
+    CHECK(join(events) == "caught boom|finished");
+}
+
+TEST_CASE("athrow returns nullopt when the body catches and finishes") {
+    std::vector<std::string> events;
+    bool ended = false;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        auto gen = catching_at_yield(events, 0);
+        co_await gen.next();
+        ended = !(co_await gen.athrow(std::make_exception_ptr(std::runtime_error("x"))));
+    });
+    CHECK(ended);
+    CHECK(join(events) == "caught x|finished");
+}
+
+TEST_CASE("athrow rethrows the exception the body does not catch, and the generator ends") {
+    int live = 0;
+    bool same = false;
+    bool ended_after = false;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        auto gen = [](int& l) -> aio::generator<int> {
+            tracked t(l);
+            co_yield 1;
+            co_yield 2;
+        }(live);
+        co_await gen.next();
+        CHECK(live == 1);
+        std::exception_ptr thrown = std::make_exception_ptr(std::logic_error("not caught"));
+        try {
+            co_await gen.athrow(thrown);
+        } catch (...) {
+            same = std::current_exception() == thrown;
+        }
+        ended_after = !(co_await gen.next());
+    });
+    CHECK(same);
+    CHECK(ended_after);
+    CHECK(live == 0);
+}
+
+TEST_CASE("athrow of a generator not started or finished rethrows without running the body") {
+    bool ran = false;
+    bool not_started_threw = false;
+    bool finished_threw = false;
+    bool ended = false;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        auto gen = [](bool& r) -> aio::generator<int> {
+            r = true;
+            co_yield 1;
+        }(ran);
+        try {
+            co_await gen.athrow(std::make_exception_ptr(std::runtime_error("early")));
+        } catch (const std::runtime_error&) {
+            not_started_threw = true;
+        }
+        ended = !(co_await gen.next());
+        auto done = count_to(0);
+        co_await done.next();
+        try {
+            co_await done.athrow(std::make_exception_ptr(std::runtime_error("late")));
+        } catch (const std::runtime_error&) {
+            finished_threw = true;
+        }
+    });
+    CHECK(not_started_threw);
+    CHECK_FALSE(ran);
+    CHECK(ended);
+    CHECK(finished_threw);
+}
+
+TEST_CASE("athrow while a next is in progress throws invalid_state_error") {
+    bool invalid = false;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        aio::event go;
+        auto gen = [](aio::event& g) -> aio::generator<int> {
+            co_await g.wait();
+            co_yield 1;
+        }(go);
+        auto pending = aio::create_task(gen.next());
+        co_await aio::sleep(0s); // the task parks inside the body's await
+        try {
+            co_await gen.athrow(std::make_exception_ptr(std::runtime_error("meanwhile")));
+        } catch (const aio::invalid_state_error&) {
+            invalid = true;
+        }
+        go.set();
+        co_await pending();
+    });
+    CHECK(invalid);
+}

@@ -7,6 +7,7 @@
 #include <aio/cleanup.hpp>
 #include <aio/comprehension.hpp>
 #include <aio/condition.hpp>
+#include <aio/context_manager.hpp>
 #include <aio/error.hpp>
 #include <aio/event.hpp>
 #include <aio/exception_handler.hpp>

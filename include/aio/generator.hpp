@@ -101,6 +101,18 @@ public:
     /// throws it, and unless the body catches it, aclose() rethrows it.
     awaitable<void> aclose() { return close(body_); }
 
+    /// asyncio's `await gen.athrow(exc)`: resumes the body with `error` thrown at the co_yield
+    /// where it is suspended, so that its try/catch around that co_yield sees it, and returns
+    /// what the body does next: the value it yields next, nullopt if it finishes, or the
+    /// exception it ends with rethrown (`error` itself when the body does not catch it). A
+    /// generator that never started is finished without running its body, and a finished (or
+    /// empty) one is left alone: both rethrow `error` (as Python's athrow does). Suspension and
+    /// cancellation as for next(); throws invalid_state_error if a next(), aclose() or athrow()
+    /// of this generator is in progress.
+    awaitable<std::optional<T>> athrow(std::exception_ptr error) {
+        return throw_into(body_, std::move(error));
+    }
+
 private:
     friend promise_type;
     friend class detail::generator_source<T>;
@@ -143,6 +155,25 @@ private:
         if (e && !is_generator_exit(e)) {
             std::rethrow_exception(e);
         }
+    }
+
+    /// athrow(). Takes the handle, not `this`: the generator object may move while it runs.
+    static awaitable<std::optional<T>> throw_into(handle body, std::exception_ptr error) {
+        if (!body || body.promise().state() == body_state::finished) {
+            std::rethrow_exception(error);
+        }
+        promise_type& p = body.promise();
+        p.start_running("athrow()");
+        if (p.state() == body_state::not_started) {
+            p.abandon();
+            p.stop_running();
+            std::rethrow_exception(error);
+        }
+        p.stop_running();
+        // next() resumes the body at its co_yield, where the pending exception is thrown; the
+        // two steps run with nothing in between, so no other driver can come first.
+        p.throw_in(std::move(error));
+        co_return co_await detail::advance<T>(body);
     }
 
     /// Closes without awaiting (destructor, move assignment), then destroys the frame.
