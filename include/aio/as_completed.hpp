@@ -111,7 +111,8 @@ generator<Task> yield_in_completion_order(std::unique_ptr<completion_order<Task>
 /// argument, one deadline for the whole iteration, has no counterpart here: await
 /// `aio::timeout_at(deadline, gen.next())` with a deadline computed once; on expiry it throws
 /// timeout_error, cancels no task, and the generator ends (the tasks not yet yielded can no
-/// longer be reached through it - as after a cancelled next()).
+/// longer be reached through it - as after a cancelled next()); with a deadline already passed,
+/// next() never runs and the generator is untouched.
 template <std::ranges::input_range R>
 requires std::derived_from<std::ranges::range_value_t<R>, any_task>
     generator<std::ranges::range_value_t<R>> as_completed(R&& tasks) {
