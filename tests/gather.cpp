@@ -7,6 +7,7 @@
 #include <chrono>
 #include <exception>
 #include <optional>
+#include <ranges>
 #include <stdexcept>
 #include <string>
 #include <tuple>
@@ -453,4 +454,164 @@ TEST_CASE("gather of an empty vector returns an empty vector") {
     CHECK(awaitables == 0);
     CHECK(tasks == 0);
     CHECK(outcomes == 0);
+}
+
+namespace {
+
+/// Records `id` in `started` when its body begins, then yields and returns `id`.
+aio::awaitable<int> note_start(std::vector<int>& started, int id) {
+    started.push_back(id);
+    co_await aio::sleep(0s);
+    co_return id;
+}
+
+aio::awaitable<std::string> note_start_text(std::vector<int>& started, int id) {
+    started.push_back(id);
+    co_return std::to_string(id);
+}
+
+} // namespace
+
+TEST_CASE("gather starts its children in argument order") {
+    std::vector<int> plain;
+    std::vector<int> with_outcomes;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        auto [a, b, c, d] = co_await aio::gather(note_start(plain, 1), note_start_text(plain, 2),
+                                                 note_start(plain, 3), note_start(plain, 4));
+        CHECK(plain == std::vector<int>{1, 2, 3, 4});
+        CHECK(a + c + d == 8);
+        CHECK(b == "2");
+        auto outcomes =
+            co_await aio::gather(aio::return_exceptions, note_start(with_outcomes, 1),
+                                 note_start_text(with_outcomes, 2), note_start(with_outcomes, 3));
+        CHECK(with_outcomes == std::vector<int>{1, 2, 3});
+        CHECK(std::get<2>(outcomes).value() == 3);
+    });
+    CHECK(plain.size() == 4);
+    CHECK(with_outcomes.size() == 3);
+}
+
+TEST_CASE("gather with return_exceptions over all_tasks after cancelling them: the shutdown "
+          "recipe") {
+    aio_test::report_log log;
+    std::vector<aio::outcome<std::monostate>> results;
+    bool cleaned = false;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        log.install(aio::get_running_loop());
+        aio::future<void> started;
+        aio::future<void> gate;
+        auto sleeper = aio::create_task(sleep_forever(started));
+        auto failer = aio::create_task(fail_after_yield("lost"));
+        auto finisher = aio::create_task(text("done"));
+        auto cleaner = aio::create_task([&]() -> aio::awaitable<void> {
+            std::exception_ptr cancel;
+            try {
+                co_await gate();
+            } catch (const aio::cancelled_error&) {
+                cancel = std::current_exception();
+            }
+            co_await aio::sleep(0s); // cleanup that awaits
+            cleaned = true;
+            std::rethrow_exception(cancel);
+        });
+        co_await started();
+        co_await finisher.wait_done();
+        co_await failer.wait_done();
+        aio::any_task me = co_await aio::current_task();
+        std::vector<aio::any_task> pending;
+        for (const aio::any_task& t : aio::all_tasks()) {
+            if (t != me) {
+                pending.push_back(t);
+            }
+        }
+        CHECK(pending.size() == 2); // sleeper, cleaner: the finished ones are not listed
+        for (aio::any_task& t : pending) {
+            t.cancel();
+        }
+        pending.push_back(failer);   // done with an error
+        pending.push_back(finisher); // done with a value
+        results = co_await aio::gather(aio::return_exceptions, pending);
+        CHECK(cleaned);
+        CHECK(sleeper.cancelled());
+        CHECK(finisher.result() == "done"); // the typed handle still gives the value
+    });
+    REQUIRE(results.size() == 4);
+    CHECK(results[0].cancelled());
+    CHECK(results[1].cancelled());
+    CHECK(holds<aio::cancelled_error>(results[1].exception()));
+    CHECK_FALSE(results[2].has_value());
+    CHECK(aio::describe(results[2].exception()) == "lost");
+    CHECK(results[3].has_value());
+    CHECK(log.entries.empty()); // the error counts as retrieved
+}
+
+TEST_CASE("gather over any_task handles waits for all or rethrows the first error") {
+    aio_test::report_log log;
+    std::vector<std::monostate> results;
+    std::string error;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        log.install(aio::get_running_loop());
+        aio::future<void> gate;
+        int calls = 0;
+        std::vector<aio::any_task> handles;
+        handles.push_back(aio::create_task(value_after(gate, 1)));
+        handles.push_back(aio::create_task(text("two")));
+        handles.push_back(aio::create_task(count_call(calls)));
+        auto opener = aio::create_task([&]() -> aio::awaitable<void> {
+            co_await aio::sleep(0s);
+            gate.set_result();
+        });
+        results = co_await aio::gather(handles);
+        CHECK(handles.size() == 3); // the lvalue vector is copied, not consumed
+        CHECK((handles[0].done() && handles[1].done() && handles[2].done()));
+        CHECK(calls == 1);
+        co_await opener();
+
+        aio::future<void> later;
+        auto slow = aio::create_task(value_after(later, 1));
+        std::vector<aio::any_task> failing;
+        failing.push_back(slow);
+        failing.push_back(aio::create_task(fail_after_yield("any boom")));
+        try {
+            co_await aio::gather(std::move(failing));
+        } catch (const std::runtime_error& e) {
+            error = e.what();
+        }
+        CHECK_FALSE(slow.done()); // fail fast: the sibling keeps running
+        later.set_result();
+        CHECK(co_await slow() == 1);
+    });
+    CHECK(results.size() == 3);
+    CHECK(error == "any boom");
+    CHECK(log.entries.empty());
+}
+
+// gather owns the range it is given: handles are copied, awaitables must be moved in. Passing
+// an lvalue range of awaitables is a compile error whose static_assert message says so; it can
+// only be checked here through the condition that assert tests.
+static_assert(aio::detail::ownable_range<std::vector<aio::awaitable<int>>>);
+static_assert(!aio::detail::ownable_range<std::vector<aio::awaitable<int>>&>);
+static_assert(!aio::detail::ownable_range<const std::vector<aio::awaitable<int>>&&>);
+static_assert(aio::detail::ownable_range<std::vector<aio::task<int>>&>);
+static_assert(aio::detail::ownable_range<const std::vector<aio::future<int>>&>);
+static_assert(aio::detail::ownable_range<const std::vector<aio::any_task>&>);
+
+TEST_CASE(
+    "gather takes a const lvalue range or a view of tasks and leaves the handles as they were") {
+    std::vector<int> results;
+    bool handles_kept = false;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        std::vector<aio::task<int>> tasks;
+        tasks.push_back(aio::create_task(value_now(1)));
+        tasks.push_back(aio::create_task(value_now(2)));
+        const auto& view = tasks;
+        results = co_await aio::gather(view);
+        auto outcomes = co_await aio::gather(aio::return_exceptions, view);
+        CHECK(outcomes.size() == 2);
+        auto first = co_await aio::gather(tasks | std::views::take(1)); // a view of the handles
+        CHECK(first == std::vector<int>{1});
+        handles_kept = static_cast<bool>(tasks[0]) && static_cast<bool>(tasks[1]);
+    });
+    CHECK(results == std::vector<int>{1, 2});
+    CHECK(handles_kept);
 }

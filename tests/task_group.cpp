@@ -363,3 +363,170 @@ TEST_CASE("task_group failure does not leave the parent task cancelled") {
     CHECK(awaited_after);
     CHECK(cancelling == 0);
 }
+
+namespace {
+
+/// Runs a task_group whose only task fails with "failure"; the body sleeps until cancelled.
+/// Returns the exception_group's size (0 if exit threw something else).
+aio::awaitable<std::size_t> failing_group() {
+    aio::task_group tg;
+    try {
+        co_await aio::with(tg, [&](aio::task_group& g) -> aio::awaitable<void> {
+            g.create_task(fail_after_yield("failure"));
+            co_await aio::sleep(1h);
+        });
+    } catch (const aio::exception_group& eg) {
+        co_return eg.exceptions().size();
+    }
+    co_return 0;
+}
+
+} // namespace
+
+TEST_CASE("task_group failure alone leaks no cancellation: the task goes on after "
+          "exception_group") {
+    std::size_t group_size = 99;
+    unsigned cancelling = 99;
+    bool parked_await_ran = false;
+    int value = 0;
+    bool task_cancelled = true;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        aio::future<void> later;
+        auto t = aio::create_task([&]() -> aio::awaitable<int> {
+            group_size = co_await failing_group();
+            cancelling = (co_await aio::current_task()).cancelling();
+            co_await aio::sleep(0s);
+            co_await later(); // parks until main sets it, a few loop turns later
+            parked_await_ran = true;
+            co_return 5;
+        });
+        co_await aio::sleep(0s);
+        co_await aio::sleep(0s);
+        co_await aio::sleep(0s);
+        co_await aio::sleep(0s);
+        later.set_result();
+        value = co_await t();
+        task_cancelled = t.cancelled();
+    });
+    CHECK(group_size == 1);
+    CHECK(cancelling == 0);
+    CHECK(parked_await_ran);
+    CHECK(value == 5);
+    CHECK_FALSE(task_cancelled);
+}
+
+TEST_CASE("task_group failure with an outside cancellation throws exception_group and the "
+          "cancellation stays pending") {
+    // The failing task cancels the body's task itself just before failing: a request that is
+    // not the group's, so the group must not withdraw it.
+    std::size_t group_size = 99;
+    unsigned cancelling = 99;
+    bool next_await_cancelled = false;
+    bool task_cancelled = false;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        aio::any_task outer;
+        auto cancel_then_fail = [&]() -> aio::awaitable<void> {
+            co_await aio::sleep(0s);
+            outer.cancel();
+            throw std::runtime_error("failure");
+        };
+        auto t = aio::create_task([&]() -> aio::awaitable<void> {
+            aio::task_group tg;
+            try {
+                co_await aio::with(tg, [&](aio::task_group& g) -> aio::awaitable<void> {
+                    g.create_task(cancel_then_fail);
+                    co_await aio::sleep(1h);
+                });
+            } catch (const aio::exception_group& eg) {
+                group_size = eg.exceptions().size();
+            }
+            cancelling = (co_await aio::current_task()).cancelling();
+            try {
+                co_await aio::sleep(0s);
+            } catch (const aio::cancelled_error&) {
+                next_await_cancelled = true;
+                throw;
+            }
+        });
+        outer = t;
+        co_await t.wait_done();
+        task_cancelled = t.cancelled();
+    });
+    CHECK(group_size == 1);
+    CHECK(cancelling == 1);
+    CHECK(next_await_cancelled);
+    CHECK(task_cancelled);
+}
+
+TEST_CASE("task_group: an outside cancellation of the body, then a task failing in its cleanup: "
+          "exception_group, and the task ends cancelled") {
+    std::size_t group_size = 99;
+    bool saw_cancelled_group = false;
+    bool main_saw_cancelled = false;
+    bool task_cancelled = false;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        aio::future<void> in_body;
+        auto t = aio::create_task([&]() -> aio::awaitable<void> {
+            aio::task_group tg;
+            try {
+                co_await aio::with(tg, [&](aio::task_group& g) -> aio::awaitable<void> {
+                    g.create_task(fail_when_cancelled("cleanup failed"));
+                    in_body.set_result();
+                    co_await aio::sleep(1h);
+                });
+            } catch (const aio::exception_group& eg) {
+                group_size = eg.exceptions().size();
+            } catch (const aio::cancelled_error&) {
+                saw_cancelled_group = true;
+            }
+            co_await aio::sleep(0s); // lets the pending cancellation end the task
+        });
+        co_await in_body();
+        co_await aio::sleep(0s); // the group's task is parked in its sleep
+        t.cancel();
+        try {
+            co_await t();
+        } catch (const aio::cancelled_error&) {
+            main_saw_cancelled = true;
+        }
+        task_cancelled = t.cancelled();
+    });
+    CHECK(group_size == 1);
+    CHECK_FALSE(saw_cancelled_group);
+    CHECK(main_saw_cancelled);
+    CHECK(task_cancelled);
+}
+
+TEST_CASE("task_group: an outside cancellation while exit waits, then a task failing in its "
+          "cleanup: exception_group, and the task ends cancelled") {
+    std::size_t group_size = 99;
+    bool body_finished = false;
+    bool task_cancelled = false;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        aio::future<void> started;
+        auto t = aio::create_task([&]() -> aio::awaitable<void> {
+            aio::task_group tg;
+            try {
+                co_await aio::with(tg, [&](aio::task_group& g) -> aio::awaitable<void> {
+                    g.create_task([&]() -> aio::awaitable<void> {
+                        started.set_result();
+                        co_await fail_when_cancelled("cleanup failed");
+                    });
+                    body_finished = true;
+                    co_return;
+                });
+            } catch (const aio::exception_group& eg) {
+                group_size = eg.exceptions().size();
+            }
+            co_await aio::sleep(0s);
+        });
+        co_await started();
+        co_await aio::sleep(0s);
+        t.cancel();
+        co_await t.wait_done();
+        task_cancelled = t.cancelled();
+    });
+    CHECK(body_finished);
+    CHECK(group_size == 1);
+    CHECK(task_cancelled);
+}

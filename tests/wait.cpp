@@ -424,3 +424,145 @@ TEST_CASE("cancelling the caller of wait_for cancels the work waits for it and t
     CHECK(main_saw_cancelled);
     CHECK(caller_cancelled);
 }
+
+namespace {
+
+/// Records that its body ran, then returns `value`.
+aio::awaitable<int> note_run(bool& ran, int value) {
+    ran = true;
+    co_return value;
+}
+
+} // namespace
+
+TEST_CASE("wait_for timeout and timeout_at with a deadline already passed never start the work") {
+    aio_test::report_log log;
+    bool awaitable_ran = false;
+    bool callable_ran = false;
+    bool past_ran = false;
+    bool called = false;
+    int timeouts = 0;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        log.install(aio::get_running_loop());
+        try {
+            co_await aio::wait_for(note_run(awaitable_ran, 1), 0s);
+        } catch (const aio::timeout_error&) {
+            ++timeouts;
+        }
+        CHECK_FALSE(awaitable_ran);
+        try {
+            co_await aio::timeout(-1s, [&]() -> aio::awaitable<void> {
+                called = true;
+                co_await aio::sleep(0s);
+            });
+        } catch (const aio::timeout_error&) {
+            ++timeouts;
+        }
+        CHECK_FALSE(called);
+        try {
+            co_await aio::timeout_at(std::chrono::steady_clock::now() - 1s, note_run(past_ran, 3));
+        } catch (const aio::timeout_error&) {
+            ++timeouts;
+        }
+        co_await aio::sleep(0s);
+        co_await aio::sleep(0s);
+    });
+    CHECK(timeouts == 3);
+    CHECK_FALSE(awaitable_ran);
+    CHECK_FALSE(callable_ran);
+    CHECK_FALSE(called);
+    CHECK_FALSE(past_ran);
+    CHECK(log.entries.empty());
+}
+
+TEST_CASE("wait_for with a zero timeout gives the result of work already done") {
+    aio_test::report_log log;
+    int task_value = 0;
+    int future_value = 0;
+    std::string error;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        log.install(aio::get_running_loop());
+        auto done = aio::create_task(value_now(4));
+        auto failed = aio::create_task(fail_after_yield("already failed"));
+        co_await failed.wait_done();
+        CHECK(done.done());
+        task_value = co_await aio::wait_for(done, 0s);
+        aio::future<int> f;
+        f.set_result(6);
+        future_value = co_await aio::wait_for(f, -5ms);
+        try {
+            co_await aio::wait_for(failed, 0s);
+        } catch (const std::runtime_error& e) {
+            error = e.what();
+        }
+    });
+    CHECK(task_value == 4);
+    CHECK(future_value == 6);
+    CHECK(error == "already failed");
+    CHECK(log.entries.empty());
+}
+
+TEST_CASE("wait_for with a zero timeout cancels a running task and waits for its cleanup") {
+    bool cleaned = false;
+    bool timed_out = false;
+    bool cleaned_at_timeout = false;
+    bool caught = false;
+    int swallowed_value = 0;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        aio::future<void> started;
+        auto running = aio::create_task(slow_with_cleanup(cleaned, started));
+        co_await started();
+        try {
+            co_await aio::wait_for(running, 0s);
+        } catch (const aio::timeout_error&) {
+            timed_out = true;
+            cleaned_at_timeout = cleaned;
+        }
+        CHECK(running.cancelled());
+        auto swallower = aio::create_task(swallow_cancel(caught));
+        co_await aio::sleep(0s); // it is parked in its sleep
+        swallowed_value = co_await aio::wait_for(swallower, 0s);
+    });
+    CHECK(timed_out);
+    CHECK(cleaned_at_timeout);
+    CHECK(caught);
+    CHECK(swallowed_value == 7);
+}
+
+TEST_CASE("wait on an empty vector throws invalid_argument") {
+    bool threw = false;
+    std::string message;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        std::vector<aio::task<int>> none;
+        try {
+            co_await aio::wait(none, aio::first_completed);
+        } catch (const std::invalid_argument& e) {
+            threw = true;
+            message = e.what();
+        }
+    });
+    CHECK(threw);
+    CHECK(message == "aio::wait: the set of tasks is empty");
+}
+
+TEST_CASE("wait reports a task given twice once, where it first appears") {
+    bool done_as_expected = false;
+    bool pending_as_expected = false;
+    bool all_as_expected = false;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        aio::future<void> gate;
+        auto slow = aio::create_task(value_after(gate, 1));
+        auto quick = aio::create_task(value_now(2));
+        std::vector<aio::task<int>> tasks{slow, quick, slow, quick, quick};
+        auto r = co_await aio::wait(tasks, aio::first_completed);
+        done_as_expected = r.done.size() == 1 && r.done[0] == quick;
+        pending_as_expected = r.pending.size() == 1 && r.pending[0] == slow;
+        gate.set_result();
+        auto all = co_await aio::wait(tasks);
+        all_as_expected = all.done.size() == 2 && all.done[0] == slow && all.done[1] == quick &&
+                          all.pending.empty();
+    });
+    CHECK(done_as_expected);
+    CHECK(pending_as_expected);
+    CHECK(all_as_expected);
+}

@@ -7,11 +7,13 @@
 #include <aio/outcome.hpp>
 #include <aio/task.hpp>
 
+#include <concepts>
 #include <cstddef>
 #include <ranges>
 #include <tuple>
 #include <type_traits>
 #include <utility>
+#include <variant>
 #include <vector>
 
 namespace aio {
@@ -52,14 +54,48 @@ concept gatherable = detail::gatherable_traits<std::remove_cvref_t<A>>::value;
 template <gatherable A>
 using gathered_t = typename detail::gatherable_traits<std::remove_cvref_t<A>>::type;
 
+/// What the range forms of gather accept: a range of gatherables, or of any_task handles (what
+/// all_tasks() returns; their values are not visible, so they count as void).
+template <class R>
+concept gatherable_range = std::ranges::input_range<R> &&
+    (gatherable<std::ranges::range_value_t<R>> ||
+     std::same_as<std::ranges::range_value_t<R>, any_task>);
+
+namespace detail {
+
+/// What gather keeps for one element of a range: a task<T>, or the any_task itself.
+template <class E>
+struct range_element {
+    using handle = task<gathered_t<E>>;
+    using value = gathered_t<E>;
+};
+template <>
+struct range_element<any_task> {
+    using handle = any_task;
+    using value = void;
+};
+
+/// True if gather can own the range: its elements are copyable handles (tasks, futures,
+/// any_task), or it is a non-const rvalue to move the awaitables out of.
+template <class R>
+concept ownable_range = std::copy_constructible<std::ranges::range_value_t<R>> ||
+    (!std::is_lvalue_reference_v<R> && !std::is_const_v<std::remove_reference_t<R>>);
+
+} // namespace detail
+
+/// The T of a gatherable_range's elements (void for any_task).
+template <gatherable_range R>
+using gathered_range_t = typename detail::range_element<std::ranges::range_value_t<R>>::value;
+
 namespace detail {
 
 template <class... Ts>
 std::vector<state_base*> states_of(const task<Ts>&... tasks) {
     return {&tasks.state()...};
 }
-template <class T>
-std::vector<state_base*> states_of(const std::vector<task<T>>& tasks) {
+/// The states of a vector of handles (task<T> or any_task).
+template <std::derived_from<any_task> H>
+std::vector<state_base*> states_of(const std::vector<H>& tasks) {
     std::vector<state_base*> out;
     out.reserve(tasks.size());
     for (const auto& t : tasks) {
@@ -68,6 +104,16 @@ std::vector<state_base*> states_of(const std::vector<task<T>>& tasks) {
     return out;
 }
 
+/// The value of a child that ended with one; an any_task's value is not visible.
+template <class T>
+result_t<T> value_of(const task<T>& t) {
+    return t.typed()->take();
+}
+inline std::monostate value_of(const any_task&) {
+    return {};
+}
+
+/// What a done child ended with, as an outcome (its exception counts as retrieved).
 template <class T>
 outcome<result_t<T>> outcome_of(const task<T>& t) {
     state<T>& s = *t.typed();
@@ -75,6 +121,13 @@ outcome<result_t<T>> outcome_of(const task<T>& t) {
         return outcome<result_t<T>>(s.take());
     }
     return outcome<result_t<T>>(s.exception());
+}
+inline outcome<std::monostate> outcome_of(const any_task& t) {
+    state_base& s = t.state();
+    if (s.result_status() == status::value) {
+        return outcome<std::monostate>(std::monostate{});
+    }
+    return outcome<std::monostate>(s.exception());
 }
 
 /// Waits for children as gather does: fail fast unless return_exceptions.
@@ -90,23 +143,56 @@ inline awaitable<void> gather_wait(const std::vector<state_base*>& states, bool 
     }
 }
 
+/// One handle per element, in range order: awaitables become tasks (moved out of the range,
+/// which is gather's own), handles are copied (a view keeps the handles it refers to).
 template <std::ranges::input_range R>
-auto ensure_tasks(R&& range) {
-    using T = gathered_t<std::ranges::range_value_t<R>>;
-    std::vector<task<T>> tasks;
+auto ensure_tasks(R& range) {
+    using E = std::ranges::range_value_t<R>;
+    std::vector<typename range_element<E>::handle> tasks;
     if constexpr (std::ranges::sized_range<R>) {
         tasks.reserve(std::ranges::size(range));
     }
     for (auto&& item : range) {
-        tasks.push_back(ensure_task(std::move(item))); // the range is gather's own copy
+        if constexpr (std::same_as<E, any_task>) {
+            tasks.push_back(item);
+        } else if constexpr (std::copy_constructible<E>) {
+            tasks.push_back(ensure_task(item));
+        } else {
+            tasks.push_back(ensure_task(std::move(item)));
+        }
     }
     return tasks;
+}
+
+template <class R>
+awaitable<std::vector<result_t<gathered_range_t<R>>>> gather_range(R range) {
+    auto tasks = ensure_tasks(range);
+    co_await gather_wait(states_of(tasks), true);
+    std::vector<result_t<gathered_range_t<R>>> out;
+    out.reserve(tasks.size());
+    for (const auto& t : tasks) {
+        out.push_back(value_of(t));
+    }
+    co_return out;
+}
+
+template <class R>
+awaitable<std::vector<outcome<result_t<gathered_range_t<R>>>>> gather_range_outcomes(R range) {
+    auto tasks = ensure_tasks(range);
+    co_await gather_wait(states_of(tasks), false);
+    std::vector<outcome<result_t<gathered_range_t<R>>>> out;
+    out.reserve(tasks.size());
+    for (const auto& t : tasks) {
+        out.push_back(outcome_of(t));
+    }
+    co_return out;
 }
 
 } // namespace detail
 
 /// asyncio.gather: runs each awaitable as a task (tasks and futures are used as they are),
 /// waits for all, and returns their results in argument order; `void` gives std::monostate.
+/// The children are created, and so start, in argument order.
 ///
 /// Error: the first child to fail (in completion order) has its exception rethrown at once; the
 /// other children keep running (as asyncio) and an error they end with later is reported by the
@@ -117,7 +203,7 @@ auto ensure_tasks(R&& range) {
 ///   auto [a, b] = co_await aio::gather(fetch(1), fetch(2));
 template <gatherable... Aws>
 awaitable<std::tuple<result_t<gathered_t<Aws>>...>> gather(Aws... aws) {
-    auto tasks = std::make_tuple(ensure_task(std::move(aws))...);
+    std::tuple tasks{ensure_task(std::move(aws))...}; // braces: created left to right
     auto states = std::apply([](const auto&... t) { return detail::states_of(t...); }, tasks);
     co_await detail::gather_wait(states, true);
     co_return std::apply([](const auto&... t) { return std::make_tuple(t.typed()->take()...); },
@@ -130,41 +216,46 @@ awaitable<std::tuple<result_t<gathered_t<Aws>>...>> gather(Aws... aws) {
 template <gatherable... Aws>
 awaitable<std::tuple<outcome<result_t<gathered_t<Aws>>>...>> gather(return_exceptions_t,
                                                                     Aws... aws) {
-    auto tasks = std::make_tuple(ensure_task(std::move(aws))...);
+    std::tuple tasks{ensure_task(std::move(aws))...}; // braces: created left to right
     auto states = std::apply([](const auto&... t) { return detail::states_of(t...); }, tasks);
     co_await detail::gather_wait(states, false);
     co_return std::apply([](const auto&... t) { return std::make_tuple(detail::outcome_of(t)...); },
                          tasks);
 }
 
-/// gather over a range (a vector of tasks, or of awaitables moved in): a vector of results in
-/// range order; the same semantics as the variadic form.
-template <std::ranges::input_range R>
-requires gatherable<std::ranges::range_value_t<R>>
-    awaitable<std::vector<result_t<gathered_t<std::ranges::range_value_t<R>>>>> gather(R range) {
-    auto tasks = detail::ensure_tasks(std::move(range));
-    co_await detail::gather_wait(detail::states_of(tasks), true);
-    std::vector<result_t<gathered_t<std::ranges::range_value_t<R>>>> out;
-    out.reserve(tasks.size());
-    for (const auto& t : tasks) {
-        out.push_back(t.typed()->take());
+/// gather over a range: a vector of results in range order, with the semantics of the variadic
+/// form. The range is gather's own copy: a range of tasks, futures or any_task handles may be
+/// passed as an lvalue (the handles are copied); a range of awaitables must be moved in
+/// (`gather(std::move(aws))`), as gather consumes them. A range of any_task (what all_tasks()
+/// returns) gives a std::monostate per task: only whether it succeeded is visible, its value
+/// stays in the task.
+template <class R>
+requires gatherable_range<R> awaitable<std::vector<result_t<gathered_range_t<R>>>>
+gather(R&& range) {
+    static_assert(detail::ownable_range<R>,
+                  "aio::gather: a range of awaitables is consumed; pass it as std::move(range)");
+    if constexpr (detail::ownable_range<R>) {
+        return detail::gather_range(std::remove_cvref_t<R>(std::forward<R>(range)));
+    } else {
+        return {};
     }
-    co_return out;
 }
 
-/// gather(return_exceptions, range): one outcome per element, in range order.
-template <std::ranges::input_range R>
-requires gatherable<std::ranges::range_value_t<R>>
-    awaitable<std::vector<outcome<result_t<gathered_t<std::ranges::range_value_t<R>>>>>>
-    gather(return_exceptions_t, R range) {
-    auto tasks = detail::ensure_tasks(std::move(range));
-    co_await detail::gather_wait(detail::states_of(tasks), false);
-    std::vector<outcome<result_t<gathered_t<std::ranges::range_value_t<R>>>>> out;
-    out.reserve(tasks.size());
-    for (const auto& t : tasks) {
-        out.push_back(detail::outcome_of(t));
+/// gather(return_exceptions, range): one outcome per element, in range order; for any_task
+/// elements an outcome<std::monostate>: a value if the task ended normally, else its exception
+/// (cancelled_error if it was cancelled). asyncio's shutdown recipe, `for t in pending:
+/// t.cancel()` then `await gather(*pending, return_exceptions=True)`, is this form over
+/// all_tasks() without the current task.
+template <class R>
+requires gatherable_range<R> awaitable<std::vector<outcome<result_t<gathered_range_t<R>>>>>
+gather(return_exceptions_t, R&& range) {
+    static_assert(detail::ownable_range<R>,
+                  "aio::gather: a range of awaitables is consumed; pass it as std::move(range)");
+    if constexpr (detail::ownable_range<R>) {
+        return detail::gather_range_outcomes(std::remove_cvref_t<R>(std::forward<R>(range)));
+    } else {
+        return {};
     }
-    co_return out;
 }
 
 } // namespace aio

@@ -9,8 +9,10 @@
 #include <aio/error.hpp>
 #include <aio/task.hpp>
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 
+#include <cstdint>
 #include <exception>
 #include <stdexcept>
 #include <string>
@@ -31,9 +33,13 @@ namespace aio {
 /// Exit waits for every task of the group: no task outlives it. The first task to fail
 /// cancels the other tasks and the task running the body (so the body stops at its next
 /// await); when all have ended, exit throws exception_group with every error, in the order
-/// they happened (the body's own error included). If the body or the awaiting task is
-/// cancelled from outside, the group's tasks are cancelled and waited for, and the
-/// cancellation propagates. Loop-affine; not copyable or movable (its tasks point at it).
+/// they happened (the body's own error included). The group withdraws its own cancellation of
+/// the body's task (uncancel, as asyncio's TaskGroup does), so after catching the
+/// exception_group that task goes on normally. If the body or the awaiting task is cancelled
+/// from outside, the group's tasks are cancelled and waited for, and the cancellation
+/// propagates: as cancelled_error if no task failed; otherwise exit throws exception_group and
+/// the cancellation stays pending (the task's next await that parks throws cancelled_error).
+/// Loop-affine; not copyable or movable (its tasks point at it).
 class task_group {
 public:
     task_group() = default;
@@ -64,12 +70,20 @@ public:
         return t;
     }
 
-    /// Called by aio::with before the body: remembers the task running it.
-    awaitable<void> async_enter() { parent_ = co_await current_task(); }
+    /// Called by aio::with before the body: remembers the task running it, and how many
+    /// cancellation requests it had then (those made later, and not by the group, are the
+    /// outside ones exit must let through).
+    awaitable<void> async_enter() {
+        parent_ = co_await current_task();
+        if (parent_) {
+            parent_cancel_requests_ = parent_.cancelling();
+        }
+    }
 
     /// Called by aio::with after the body, with its exception (nullptr on success): waits for
-    /// every task of the group, then throws exception_group if any failed, or lets
-    /// aio::with propagate the body's exception or cancellation.
+    /// every task of the group, then throws exception_group if any failed (leaving an outside
+    /// cancellation pending), or lets aio::with propagate the body's exception or
+    /// cancellation.
     awaitable<void> async_exit(std::exception_ptr body_error) {
         exiting_ = true;
         if (body_error && is_cancellation(body_error)) {
@@ -94,6 +108,9 @@ public:
         if (!errors_.empty()) {
             if (cancelled_parent_ && parent_) {
                 parent_.uncancel(); // that cancellation was the group's doing
+            }
+            if (parent_ && parent_.cancelling() > parent_cancel_requests_) {
+                redeliver_cancellation(); // someone else asked the task to stop
             }
             throw exception_group(std::move(errors_));
         }
@@ -154,6 +171,19 @@ private:
         }
     }
 
+    /// exception_group takes the place of the outside cancellation in what exit throws, and the
+    /// cancellation itself was consumed on the way (delivered to the body, or cleared while exit
+    /// waited). Deliver it again without counting a new request: at the loop's next turn, when
+    /// the task is parked in its next await, as a cancel() arriving then would be (Python
+    /// 3.13's TaskGroup calls cancel() again, which also counts a new request).
+    void redeliver_cancellation() {
+        boost::asio::post(detail::require_running_loop().context(), [task = parent_]() mutable {
+            if (task.cancel()) {
+                task.uncancel();
+            }
+        });
+    }
+
     /// Cancels every task of the group (once).
     void abort() {
         if (aborting_) {
@@ -166,6 +196,7 @@ private:
     detail::intrusive_list<member> members_;
     std::vector<std::exception_ptr> errors_;
     any_task parent_;
+    std::uint32_t parent_cancel_requests_ = 0;
     exit_waiter* exit_waiter_ = nullptr;
     bool exiting_ = false;
     bool aborting_ = false;

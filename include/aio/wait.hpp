@@ -11,7 +11,9 @@
 #include <concepts>
 #include <optional>
 #include <ranges>
+#include <stdexcept>
 #include <type_traits>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -30,14 +32,30 @@ struct wait_result {
     std::vector<task<T>> pending;
 };
 
+namespace detail {
+/// Drops the handles to a task already listed (asyncio's wait works on a set), keeping the
+/// first occurrence of each in place.
+template <class T>
+void drop_repeats(std::vector<task<T>>& tasks) {
+    std::unordered_set<const state_base*> seen;
+    std::erase_if(tasks, [&](const task<T>& t) { return !seen.insert(&t.state()).second; });
+}
+} // namespace detail
+
 /// asyncio.wait: waits until `when` holds for `tasks` (first_exception: a task ended with an
 /// error, not a cancellation; falls back to all done) or until `timeout` passes, and returns
-/// the done and pending tasks. Cancels nothing and raises nothing on timeout: the results and
-/// exceptions stay in the tasks. Cancellation of the caller: stops waiting at once (the tasks
-/// are left alone) and throws cancelled_error.
+/// the done and pending tasks, each task once (a task given twice is listed once, where it
+/// first appears). Cancels nothing and raises nothing on timeout: the results and exceptions
+/// stay in the tasks. Cancellation of the caller: stops waiting at once (the tasks are left
+/// alone) and throws cancelled_error. Error: an empty `tasks` throws std::invalid_argument
+/// when awaited (asyncio raises ValueError).
 template <class T, class Rep = long, class Period = std::ratio<1>>
 awaitable<wait_result<T>> wait(std::vector<task<T>> tasks, return_when when = all_completed,
                                std::optional<std::chrono::duration<Rep, Period>> timeout = {}) {
+    if (tasks.empty()) {
+        throw std::invalid_argument("aio::wait: the set of tasks is empty");
+    }
+    detail::drop_repeats(tasks);
     detail::child_group::options opt;
     opt.stop_on_failure = when == first_exception;
     opt.first_done = when == first_completed;
@@ -72,16 +90,18 @@ struct work_value {
     using type = gathered_t<W>;
 };
 template <awaitable_factory F>
-struct work_value<F> {
+requires(!gatherable<F>) struct work_value<F> {
     using type = awaitable_value_t<std::invoke_result_t<F&>>;
 };
 
+/// The work as a task. A task or future is used as it is (both are also callables returning an
+/// awaitable, which would wrap them in a task of their own).
 template <class W>
 auto work_task(W&& work) {
-    if constexpr (awaitable_factory<std::remove_cvref_t<W>>) {
-        return create_task(std::forward<W>(work));
-    } else {
+    if constexpr (gatherable<W>) {
         return ensure_task(std::forward<W>(work));
+    } else {
+        return create_task(std::forward<W>(work));
     }
 }
 } // namespace detail
@@ -97,8 +117,11 @@ using work_value_t = typename detail::work_value<std::remove_cvref_t<W>>::type;
 /// asyncio.timeout_at: runs `work` as a task until `when`. If it is still running then, it is
 /// cancelled and waited for; if it then ends cancelled, timeout_error is thrown (if it caught
 /// the cancellation and finished anyway, its result or error stands). Otherwise returns its
-/// value or rethrows its exception. Cancellation of the caller: cancels the work, waits for it,
-/// and throws cancelled_error.
+/// value or rethrows its exception. A deadline already passed (a zero or negative timeout)
+/// cancels the work at once, as asyncio 3.11's wait_for does: an awaitable or callable never
+/// starts (its body does not run) and timeout_error is thrown; a task or future already done
+/// gives its result; one still running is cancelled and waited for as on expiry.
+/// Cancellation of the caller: cancels the work, waits for it, and throws cancelled_error.
 template <timed_work W>
 awaitable<work_value_t<W>> timeout_at(std::chrono::steady_clock::time_point when, W work) {
     using T = work_value_t<W>;
@@ -108,7 +131,12 @@ awaitable<work_value_t<W>> timeout_at(std::chrono::steady_clock::time_point when
         detail::child_group::options opt;
         opt.cancel_children_on_cancel = true;
         detail::child_group g({&t.state()}, opt);
-        detail::deadline dl(detail::require_running_loop(), when, g, true);
+        std::optional<detail::deadline> dl;
+        if (when <= std::chrono::steady_clock::now()) {
+            g.expire(true); // before the loop runs the work: if not started, it never starts
+        } else {
+            dl.emplace(detail::require_running_loop(), when, g, true);
+        }
         co_await detail::park(g);
         deadline_cancelled = g.cancelled_by_deadline();
     }
@@ -123,7 +151,8 @@ awaitable<work_value_t<W>> timeout_at(std::chrono::steady_clock::time_point when
     }
 }
 
-/// asyncio.timeout: timeout_at(now + d, work).
+/// asyncio.timeout: timeout_at(now + d, work). A zero or negative `d` does not start the work
+/// (`async with asyncio.timeout(0)` runs the block up to its first suspension).
 template <timed_work W, class Rep, class Period>
 awaitable<work_value_t<W>> timeout(std::chrono::duration<Rep, Period> d, W work) {
     return timeout_at(std::chrono::steady_clock::now() +
