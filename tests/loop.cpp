@@ -1,5 +1,7 @@
 // Tests of aio/loop.hpp and aio/exception_handler.hpp: the loop handle, call_soon,
-// call_soon_threadsafe, signal handlers and the reporter of lost errors.
+// call_soon_threadsafe, signal handlers, the reporter of lost errors, and the loop driven by
+// hand (new_event_loop, run_until_complete, run_forever, stop, close, call_later, call_at,
+// shutdown_default_executor, all_tasks(loop)).
 #include "support.hpp"
 
 #include <aio/exception_handler.hpp>
@@ -9,10 +11,13 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <exception>
+#include <future>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -24,6 +29,7 @@ using namespace std::chrono_literals;
 namespace {
 
 using aio_test::join;
+using aio_test::throws_as;
 
 aio::awaitable<int> fail_with(std::string message) {
     co_await aio::sleep(0s);
@@ -71,6 +77,29 @@ private:
     std::FILE* file_;
     int saved_;
 };
+
+/// A loop made by new_event_loop, closed when the test leaves (also through a failed REQUIRE).
+struct manual_loop {
+    aio::loop lp = aio::new_event_loop();
+    manual_loop() = default;
+    manual_loop(const manual_loop&) = delete;
+    manual_loop& operator=(const manual_loop&) = delete;
+    ~manual_loop() {
+        if (!lp.is_closed()) {
+            lp.close();
+        }
+    }
+};
+
+/// Parks until `go` is set, then returns `value`.
+aio::awaitable<int> wait_then_return(aio::event& go, int value) {
+    co_await go.wait();
+    co_return value;
+}
+
+aio::awaitable<void> sleep_forever() {
+    co_await aio::sleep(std::chrono::hours(1));
+}
 
 } // namespace
 
@@ -310,4 +339,575 @@ TEST_CASE("the default exception handler writes one line per report on stderr") 
     CHECK(name_at < detail_at);
     CHECK(second.find("bare message") != std::string::npos);
     CHECK(second.find('\n') == second.size() - 1);
+}
+
+// --- the loop driven by hand ---
+
+TEST_CASE("create_task on a loop that does not run yet starts the body once the loop runs") {
+    manual_loop m;
+    std::vector<std::string> events;
+    auto t = m.lp.create_task(
+        [&]() -> aio::awaitable<int> {
+            events.push_back("body");
+            co_return 5;
+        },
+        "first");
+    events.push_back("created");
+    CHECK_FALSE(t.done());
+    CHECK(t.name() == "first");
+    CHECK_FALSE(m.lp.is_running());
+    CHECK(m.lp.run_until_complete(t) == 5);
+    CHECK(join(events) == "created|body");
+    CHECK(t.done());
+}
+
+TEST_CASE("run_until_complete takes a task, an awaitable or a callable and returns its value") {
+    manual_loop m;
+    auto t = m.lp.create_task([]() -> aio::awaitable<int> {
+        co_await aio::sleep(0s);
+        co_return 1;
+    });
+    CHECK(m.lp.run_until_complete(t) == 1);
+    auto two = []() -> aio::awaitable<int> {
+        co_await aio::sleep(0s);
+        co_return 2;
+    };
+    CHECK(m.lp.run_until_complete(two()) == 2);
+    std::string captured = "three";
+    CHECK(m.lp.run_until_complete([captured]() -> aio::awaitable<std::string> {
+        co_await aio::sleep(0s);
+        co_return captured;
+    }) == "three");
+    bool ran = false;
+    m.lp.run_until_complete([&]() -> aio::awaitable<void> {
+        co_await aio::sleep(0s);
+        ran = true;
+    });
+    CHECK(ran);
+    auto moved = m.lp.run_until_complete(
+        []() -> aio::awaitable<std::unique_ptr<int>> { co_return std::make_unique<int>(4); });
+    REQUIRE(moved != nullptr);
+    CHECK(*moved == 4);
+}
+
+TEST_CASE("run_until_complete rethrows the task's exception, which is then not reported") {
+    aio_test::report_log log;
+    manual_loop m;
+    log.install(m.lp);
+    auto t = m.lp.create_task(fail_with("broken"), "failing");
+    std::string message;
+    try {
+        m.lp.run_until_complete(t);
+    } catch (const std::runtime_error& e) {
+        message = e.what();
+    }
+    CHECK(message == "broken");
+    CHECK(throws_as<std::runtime_error>([&] { m.lp.run_until_complete(fail_with("again")); }));
+    m.lp.close();
+    CHECK(log.entries.empty());
+}
+
+TEST_CASE("run_until_complete of a cancelled task throws cancelled_error") {
+    manual_loop m;
+    SUBCASE("cancelled before the loop ran it: the body never runs") {
+        bool ran = false;
+        auto t = m.lp.create_task([&]() -> aio::awaitable<int> {
+            ran = true;
+            co_return 1;
+        });
+        CHECK(t.cancel());
+        CHECK(throws_as<aio::cancelled_error>([&] { m.lp.run_until_complete(t); }));
+        CHECK(t.cancelled());
+        CHECK_FALSE(ran);
+    }
+    SUBCASE("cancelled by another task while parked") {
+        auto sleeper = m.lp.create_task(sleep_forever());
+        m.lp.create_task([&]() -> aio::awaitable<void> {
+            co_await aio::sleep(0s);
+            sleeper.cancel();
+        });
+        CHECK(throws_as<aio::cancelled_error>([&] { m.lp.run_until_complete(sleeper); }));
+        CHECK(sleeper.cancelled());
+    }
+}
+
+TEST_CASE("tasks other than the awaited one stay pending between runs and go on in the next") {
+    manual_loop m;
+    aio::event go;
+    std::vector<std::string> events;
+    auto background = m.lp.create_task([&]() -> aio::awaitable<int> {
+        events.push_back("background started");
+        int v = co_await wait_then_return(go, 7);
+        events.push_back("background resumed");
+        co_return v;
+    });
+    m.lp.run_until_complete([&]() -> aio::awaitable<void> {
+        co_await aio::sleep(0s);
+        events.push_back("first run");
+    });
+    CHECK(join(events) == "background started|first run");
+    CHECK_FALSE(background.done());
+    CHECK(aio::all_tasks(m.lp).size() == 1);
+    int got = m.lp.run_until_complete([&]() -> aio::awaitable<int> {
+        go.set();
+        int v = co_await background();
+        events.push_back("second run");
+        co_return v;
+    });
+    CHECK(got == 7);
+    CHECK(join(events) == "background started|first run|background resumed|second run");
+    CHECK(aio::all_tasks(m.lp).empty());
+}
+
+TEST_CASE("run_forever runs until stop() is called from a task") {
+    manual_loop m;
+    std::vector<std::string> events;
+    m.lp.create_task([&]() -> aio::awaitable<void> {
+        events.push_back("task");
+        co_await aio::sleep(1ms);
+        events.push_back("stopping");
+        m.lp.stop();
+    });
+    m.lp.run_forever();
+    CHECK(join(events) == "task|stopping");
+    CHECK_FALSE(m.lp.is_running());
+}
+
+TEST_CASE("stop() from a callback returns after that callback; what is queued runs next time") {
+    manual_loop m;
+    std::vector<std::string> events;
+    m.lp.call_soon([&] {
+        events.push_back("a");
+        m.lp.stop();
+    });
+    m.lp.call_soon([&] { events.push_back("b"); });
+    m.lp.run_forever();
+    CHECK(join(events) == "a");
+    m.lp.call_soon([&] {
+        events.push_back("c");
+        m.lp.stop();
+    });
+    m.lp.run_forever();
+    CHECK(join(events) == "a|b|c");
+}
+
+TEST_CASE("stop() before run_forever runs what is ready once and returns") {
+    manual_loop m;
+    std::vector<std::string> events;
+    m.lp.call_soon([&] { events.push_back("a"); });
+    m.lp.call_soon([&] { events.push_back("b"); });
+    m.lp.stop();
+    m.lp.run_forever();
+    CHECK(join(events) == "a|b");
+    CHECK_FALSE(m.lp.is_running());
+    // The request was used up: the next run goes on until its task is done.
+    int v = m.lp.run_until_complete([]() -> aio::awaitable<int> {
+        co_await aio::sleep(1ms);
+        co_return 3;
+    });
+    CHECK(v == 3);
+}
+
+TEST_CASE("run_until_complete ended early by stop() throws std::runtime_error") {
+    manual_loop m;
+    aio::event go;
+    auto waiting = m.lp.create_task(wait_then_return(go, 9));
+    m.lp.create_task([&]() -> aio::awaitable<void> {
+        co_await aio::sleep(0s);
+        m.lp.stop();
+    });
+    CHECK(throws_as<std::runtime_error>([&] { m.lp.run_until_complete(waiting); }));
+    CHECK_FALSE(waiting.done());
+    CHECK_FALSE(m.lp.is_running());
+    // The task is still there, and a later run finishes it.
+    int v = m.lp.run_until_complete([&]() -> aio::awaitable<int> {
+        go.set();
+        co_return co_await waiting();
+    });
+    CHECK(v == 9);
+}
+
+TEST_CASE("a task that calls stop() as it ends does not stop the next run") {
+    manual_loop m;
+    int first = m.lp.run_until_complete([&]() -> aio::awaitable<int> {
+        m.lp.stop();
+        co_return 1;
+    });
+    CHECK(first == 1);
+    int second = m.lp.run_until_complete([]() -> aio::awaitable<int> {
+        co_await aio::sleep(1ms);
+        co_return 2;
+    });
+    CHECK(second == 2);
+}
+
+TEST_CASE("is_running is true inside the loop and false outside") {
+    manual_loop m;
+    CHECK_FALSE(m.lp.is_running());
+    bool inside = false;
+    bool in_callback = false;
+    m.lp.call_soon([&] { in_callback = m.lp.is_running(); });
+    m.lp.run_until_complete([&]() -> aio::awaitable<void> {
+        co_await aio::sleep(0s);
+        inside = m.lp.is_running();
+    });
+    CHECK(inside);
+    CHECK(in_callback);
+    CHECK_FALSE(m.lp.is_running());
+    CHECK(throws_as<std::runtime_error>([&] { m.lp.run_until_complete(fail_with("x")); }));
+    CHECK_FALSE(m.lp.is_running());
+}
+
+TEST_CASE("running the loop again from inside it throws std::logic_error; the run goes on") {
+    manual_loop m;
+    bool nested_forever = false;
+    bool nested_until = false;
+    auto inner = m.lp.create_task([]() -> aio::awaitable<int> {
+        co_await aio::sleep(1ms);
+        co_return 5;
+    });
+    int got = m.lp.run_until_complete([&]() -> aio::awaitable<int> {
+        nested_forever = throws_as<std::logic_error>([&] { m.lp.run_forever(); });
+        nested_until = throws_as<std::logic_error>([&] { m.lp.run_until_complete(inner); });
+        // inner ends during this run: the refused call above must not stop it.
+        co_await inner.wait_done();
+        co_await aio::sleep(1ms);
+        co_return 6;
+    });
+    CHECK(nested_forever);
+    CHECK(nested_until);
+    CHECK(got == 6);
+    CHECK(m.lp.run_until_complete(inner) == 5);
+}
+
+TEST_CASE("running a loop while another loop runs on this thread throws std::logic_error") {
+    manual_loop other;
+    bool refused = false;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        refused = throws_as<std::logic_error>([&] { other.lp.run_forever(); });
+        co_return;
+    });
+    CHECK(refused);
+    CHECK(other.lp.run_until_complete([]() -> aio::awaitable<int> { co_return 1; }) == 1);
+}
+
+TEST_CASE("run_until_complete of a pending task of another loop throws std::invalid_argument") {
+    manual_loop a;
+    manual_loop b;
+    auto of_b = b.lp.create_task([]() -> aio::awaitable<int> { co_return 2; });
+    CHECK(throws_as<std::invalid_argument>([&] { a.lp.run_until_complete(of_b); }));
+    CHECK(b.lp.run_until_complete(of_b) == 2);
+}
+
+TEST_CASE("close with no pending tasks closes the loop for good") {
+    aio_test::report_log log;
+    manual_loop m;
+    log.install(m.lp);
+    CHECK(m.lp.run_until_complete([]() -> aio::awaitable<int> { co_return 1; }) == 1);
+    CHECK_FALSE(m.lp.is_closed());
+    m.lp.close();
+    CHECK(m.lp.is_closed());
+    m.lp.close(); // idempotent
+    CHECK(m.lp.is_closed());
+    auto body = []() -> aio::awaitable<int> { co_return 1; };
+    CHECK(throws_as<std::logic_error>([&] { m.lp.create_task(body); }));
+    CHECK(throws_as<std::logic_error>([&] { m.lp.run_until_complete(body); }));
+    CHECK(throws_as<std::logic_error>([&] { m.lp.run_forever(); }));
+    CHECK(throws_as<std::logic_error>([&] { m.lp.call_soon([] {}); }));
+    CHECK(throws_as<std::logic_error>([&] { m.lp.call_later(1ms, [] {}); }));
+    CHECK(throws_as<std::logic_error>([&] { m.lp.call_at(m.lp.time(), [] {}); }));
+    CHECK(throws_as<std::logic_error>([&] { m.lp.get_executor(); }));
+    CHECK(throws_as<std::runtime_error>([&] { m.lp.call_soon_threadsafe([] {}); }));
+    CHECK(log.entries.empty());
+}
+
+TEST_CASE("a loop that never ran closes cleanly") {
+    auto lp = aio::new_event_loop();
+    lp.call_soon([] {});
+    lp.close();
+    CHECK(lp.is_closed());
+}
+
+TEST_CASE("close with tasks still pending reports each one and abandons it") {
+    aio_test::report_log log;
+    manual_loop m;
+    log.install(m.lp);
+    std::vector<std::string> events;
+    m.lp.create_task(
+        [&]() -> aio::awaitable<void> {
+            events.push_back("parked");
+            co_await aio::sleep(1h);
+            events.push_back("resumed");
+        },
+        "parked-task");
+    m.lp.run_until_complete([]() -> aio::awaitable<void> { co_await aio::sleep(0s); });
+    m.lp.create_task(
+        [&]() -> aio::awaitable<void> {
+            events.push_back("never started");
+            co_return;
+        },
+        "unstarted-task");
+    m.lp.close();
+    CHECK(m.lp.is_closed());
+    CHECK(join(events) == "parked");
+    REQUIRE(log.entries.size() == 2);
+    CHECK(log.entries[0].message == "Task was abandoned pending when its loop closed");
+    CHECK(log.entries[0].task_name == "parked-task");
+    CHECK(log.entries[1].message == "Task was abandoned pending when its loop closed");
+    CHECK(log.entries[1].task_name == "unstarted-task");
+    CHECK(throws_as<std::logic_error>([&] { m.lp.run_forever(); }));
+}
+
+TEST_CASE("close while the loop runs throws std::logic_error") {
+    manual_loop m;
+    bool refused = false;
+    bool closed_inside = true;
+    m.lp.run_until_complete([&]() -> aio::awaitable<void> {
+        refused = throws_as<std::logic_error>([&] { m.lp.close(); });
+        closed_inside = m.lp.is_closed();
+        co_return;
+    });
+    CHECK(refused);
+    CHECK_FALSE(closed_inside);
+    CHECK_FALSE(m.lp.is_closed());
+}
+
+TEST_CASE("call_later and call_at run their callbacks in the order they are due") {
+    manual_loop m;
+    std::vector<std::string> events;
+    auto start = m.lp.time();
+    aio::timer_handle c = m.lp.call_later(30ms, [&] {
+        events.push_back("c");
+        m.lp.stop();
+    });
+    aio::timer_handle a = m.lp.call_at(start + 10ms, [&] { events.push_back("a"); });
+    aio::timer_handle b = m.lp.call_later(20ms, [&] { events.push_back("b"); });
+    CHECK(a.when() == start + 10ms);
+    CHECK(c.when() >= start + 30ms);
+    CHECK(b.when() < c.when());
+    m.lp.call_soon([&] { events.push_back("soon"); });
+    m.lp.run_forever();
+    CHECK(join(events) == "soon|a|b|c");
+    CHECK(m.lp.time() - start >= 30ms);
+    CHECK_FALSE(a.cancelled());
+}
+
+TEST_CASE("call_at with a time already passed runs the callback soon") {
+    manual_loop m;
+    bool ran = false;
+    m.lp.call_at(m.lp.time() - 1h, [&] {
+        ran = true;
+        m.lp.stop();
+    });
+    m.lp.run_forever();
+    CHECK(ran);
+}
+
+TEST_CASE("a cancelled timer_handle never runs its callback") {
+    manual_loop m;
+    std::vector<std::string> events;
+    aio::timer_handle never = m.lp.call_later(1ms, [&] { events.push_back("never"); });
+    aio::timer_handle also_never = m.lp.call_later(1h, [&] { events.push_back("also never"); });
+    aio::timer_handle copy = also_never;
+    never.cancel();
+    CHECK(never.cancelled());
+    m.lp.call_later(5ms, [&] {
+        events.push_back("canceller");
+        copy.cancel(); // through a copy, from a callback of the same loop
+    });
+    m.lp.call_later(10ms, [&] {
+        events.push_back("last");
+        m.lp.stop();
+    });
+    m.lp.run_forever();
+    CHECK(join(events) == "canceller|last");
+    CHECK(also_never.cancelled());
+    aio::timer_handle empty;
+    empty.cancel();
+    CHECK_FALSE(empty.cancelled());
+    CHECK(empty.when() == std::chrono::steady_clock::time_point{});
+}
+
+TEST_CASE("cancelling a timer_handle after its callback ran only marks it cancelled") {
+    manual_loop m;
+    int runs = 0;
+    aio::timer_handle h = m.lp.call_later(0s, [&] {
+        ++runs;
+        m.lp.stop();
+    });
+    m.lp.run_forever();
+    CHECK(runs == 1);
+    h.cancel();
+    CHECK(h.cancelled());
+    CHECK(runs == 1);
+}
+
+TEST_CASE("a timer_handle may outlive its loop") {
+    aio::timer_handle h;
+    bool ran = false;
+    {
+        auto lp = aio::new_event_loop();
+        h = lp.call_later(1h, [&] { ran = true; });
+        lp.close();
+    }
+    h.cancel();
+    CHECK(h.cancelled());
+    CHECK_FALSE(ran);
+}
+
+TEST_CASE("an exception in a call_soon, call_later or call_at callback is reported") {
+    aio_test::report_log log;
+    manual_loop m;
+    log.install(m.lp);
+    std::vector<std::string> events;
+    m.lp.call_soon([] { throw std::runtime_error("from call_soon"); });
+    m.lp.call_later(1ms, [] { throw std::runtime_error("from call_later"); });
+    m.lp.call_at(m.lp.time() + 2ms, [] { throw std::runtime_error("from call_at"); });
+    m.lp.call_later(5ms, [&] {
+        events.push_back("still running");
+        m.lp.stop();
+    });
+    m.lp.run_forever();
+    CHECK(join(events) == "still running");
+    REQUIRE(log.entries.size() == 3);
+    CHECK(log.entries[0].message == "exception in a callback");
+    CHECK(aio::describe(log.entries[0].exception) == "from call_soon");
+    CHECK(aio::describe(log.entries[1].exception) == "from call_later");
+    CHECK(aio::describe(log.entries[2].exception) == "from call_at");
+}
+
+TEST_CASE("time() is monotonic and advances with the loop's timers") {
+    manual_loop m;
+    auto t0 = m.lp.time();
+    auto t1 = m.lp.time();
+    CHECK(t1 >= t0);
+    auto inside = m.lp.run_until_complete([&]() -> aio::awaitable<std::chrono::nanoseconds> {
+        co_await aio::sleep(10ms);
+        co_return m.lp.time() - t1;
+    });
+    CHECK(inside >= 10ms);
+    CHECK(m.lp.time() - t0 >= inside);
+}
+
+TEST_CASE("shutdown_default_executor waits for a running to_thread job; to_thread works after") {
+    manual_loop m;
+    std::promise<void> started;
+    std::promise<void> release;
+    std::shared_future<void> started_f = started.get_future().share();
+    std::shared_future<void> release_f = release.get_future().share();
+    bool job_finished = false;
+    std::vector<std::string> events;
+    m.lp.run_until_complete([&]() -> aio::awaitable<void> {
+        auto job = aio::create_task(aio::to_thread([&] {
+            started.set_value();
+            release_f.wait();
+            job_finished = true;
+            return 1;
+        }));
+        co_await aio::to_thread([&] { started_f.wait(); });
+        auto shutdown = aio::create_task(m.lp.shutdown_default_executor());
+        for (int i = 0; i < 5; ++i) {
+            co_await aio::sleep(0s);
+        }
+        CHECK_FALSE(shutdown.done()); // the job holds it until released
+        release.set_value();
+        co_await shutdown();
+        CHECK(job_finished);
+        events.push_back("job " + std::to_string(co_await job()));
+        int after = co_await aio::to_thread([] { return 2; });
+        events.push_back("later job " + std::to_string(after));
+        co_await m.lp.shutdown_default_executor();
+        co_await m.lp.shutdown_default_executor(); // no pool now: returns at once
+        events.push_back("shut down twice");
+    });
+    CHECK(join(events) == "job 1|later job 2|shut down twice");
+}
+
+TEST_CASE("all_tasks(loop) gives the pending tasks of a loop that does not run") {
+    manual_loop m;
+    auto first = m.lp.create_task([]() -> aio::awaitable<int> { co_return 1; }, "first");
+    auto second = m.lp.create_task(sleep_forever(), "second");
+    std::vector<aio::any_task> before = aio::all_tasks(m.lp);
+    REQUIRE(before.size() == 2);
+    CHECK(before[0] == first);
+    CHECK(before[1] == second);
+    CHECK(m.lp.run_until_complete(first) == 1);
+    std::vector<aio::any_task> after = aio::all_tasks(m.lp);
+    REQUIRE(after.size() == 1);
+    CHECK(after[0].name() == "second");
+    second.cancel();
+    CHECK(throws_as<aio::cancelled_error>([&] { m.lp.run_until_complete(second); }));
+    CHECK(aio::all_tasks(m.lp).empty());
+}
+
+TEST_CASE("the manual shutdown recipe: cancel the pending tasks, gather them, close") {
+    aio_test::report_log log;
+    manual_loop m;
+    log.install(m.lp);
+    std::vector<std::string> events;
+    int ticks = 0;
+    aio::event ticked;
+    m.lp.create_task(
+        [&]() -> aio::awaitable<void> {
+            for (;;) {
+                co_await aio::sleep(1ms);
+                ++ticks;
+                ticked.set();
+            }
+        },
+        "ticker");
+    m.lp.create_task(
+        [&]() -> aio::awaitable<int> {
+            std::exception_ptr cancelled;
+            try {
+                co_await sleep_forever();
+            } catch (const aio::cancelled_error&) {
+                cancelled = std::current_exception();
+            }
+            co_await aio::sleep(1ms); // cleanup that awaits
+            events.push_back("cleaned up");
+            co_return 42; // swallows the cancellation
+        },
+        "stubborn");
+    m.lp.run_until_complete([&]() -> aio::awaitable<void> { co_await ticked.wait(); });
+    CHECK(ticks >= 1);
+
+    std::vector<aio::any_task> pending = aio::all_tasks(m.lp);
+    REQUIRE(pending.size() == 2);
+    for (aio::any_task& t : pending) {
+        t.cancel();
+    }
+    auto results = m.lp.run_until_complete(aio::gather(aio::return_exceptions, pending));
+    REQUIRE(results.size() == 2);
+    CHECK(results[0].cancelled());
+    CHECK(results[1].has_value());
+    CHECK(join(events) == "cleaned up");
+    CHECK(aio::all_tasks(m.lp).empty());
+    m.lp.close();
+    CHECK(m.lp.is_closed());
+    CHECK(log.entries.empty());
+}
+
+TEST_CASE("a signal handler may remove or replace itself while it runs") {
+    std::vector<std::string> events;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        aio::loop lp = co_await aio::this_loop();
+        aio::future<void> first;
+        aio::future<void> second;
+        std::string text = "a capture long enough to live on the heap, read after the removal";
+        lp.add_signal_handler(SIGUSR1, [&, lp, text] {
+            lp.add_signal_handler(SIGUSR1, [&events, &second, lp] {
+                events.push_back("replacement");
+                lp.remove_signal_handler(SIGUSR1);
+                second.set_result();
+            });
+            events.push_back(text.substr(0, 9)); // the captures are still alive
+            first.set_result();
+        });
+        std::raise(SIGUSR1);
+        co_await first();
+        std::raise(SIGUSR1);
+        co_await second();
+    });
+    CHECK(join(events) == "a capture|replacement");
 }

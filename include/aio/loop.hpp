@@ -28,30 +28,40 @@
 namespace aio {
 
 /// What call_later and call_at return (asyncio.TimerHandle): cancel() before the callback runs
-/// and it never runs. Copyable; copies refer to the same call. Loop-affine.
+/// and it never runs. Copyable; copies refer to the same call. Loop-affine. A handle may outlive
+/// its loop: cancel() is then a no-op.
 class timer_handle {
 public:
     timer_handle() noexcept = default;
 
-    /// Stops the callback from running; a no-op once it ran or was cancelled.
+    /// Stops the callback from running and frees its timer; a no-op once it was cancelled, and
+    /// on an empty handle. Called after the callback ran, it does nothing but make cancelled()
+    /// true (as asyncio's TimerHandle.cancel does).
     void cancel() {
         if (s_ && !s_->cancelled) {
             s_->cancelled = true;
-            s_->timer.cancel();
+            if (std::shared_ptr<boost::asio::steady_timer> timer = s_->timer.lock()) {
+                timer->cancel();
+            }
         }
     }
     /// True once cancel() was called.
     bool cancelled() const noexcept { return s_ && s_->cancelled; }
-    /// When the callback is (or was) due.
-    std::chrono::steady_clock::time_point when() const { return s_->timer.expiry(); }
+    /// When the callback is (or was) due, on the loop's clock (loop::time); the clock's epoch
+    /// for an empty handle.
+    std::chrono::steady_clock::time_point when() const noexcept {
+        return s_ ? s_->when : std::chrono::steady_clock::time_point{};
+    }
 
 private:
     friend class loop;
     struct shared {
-        shared(boost::asio::io_context& ctx, std::chrono::steady_clock::time_point at)
-            : timer(ctx, at) {}
-        boost::asio::steady_timer timer;
+        std::chrono::steady_clock::time_point when;
         bool cancelled = false;
+        /// The timer belongs to its pending wait, so that it goes with the loop's io_context
+        /// (closing the loop destroys the wait): a timer kept by a handle would outlive the
+        /// io_context it refers to. The handle only reaches it while the wait is pending.
+        std::weak_ptr<boost::asio::steady_timer> timer;
     };
     explicit timer_handle(std::shared_ptr<shared> s) noexcept : s_(std::move(s)) {}
     std::shared_ptr<shared> s_;
@@ -66,9 +76,16 @@ class loop {
 public:
     explicit loop(std::shared_ptr<detail::loop_core> core) noexcept : core_(std::move(core)) {}
 
-    /// The io_context's executor: construct Asio objects (sockets, timers) with it.
-    boost::asio::io_context::executor_type get_executor() const { return core_->executor(); }
-    boost::asio::io_context& context() const { return core_->context(); }
+    /// The io_context's executor: construct Asio objects (sockets, timers) with it. Both throw
+    /// std::logic_error when the loop is closed (its io_context is gone).
+    boost::asio::io_context::executor_type get_executor() const {
+        require_open();
+        return core_->executor();
+    }
+    boost::asio::io_context& context() const {
+        require_open();
+        return core_->context();
+    }
 
     // --- running it by hand (asyncio's low-level loop API) ---
 
@@ -92,12 +109,35 @@ public:
     /// rethrows its exception (cancelled_error if it was cancelled). An awaitable (or a callable
     /// returning one) is made a task first. The other tasks stay where they are when it returns
     /// and go on at the next run. Throws std::runtime_error if stop() ends the run before `t` is
-    /// done, and std::logic_error if the loop is closed or already running.
+    /// done (`t` is then left pending), std::logic_error if the loop is closed or already
+    /// running, or another loop runs on this thread, and std::invalid_argument if `t` is a
+    /// pending task of another loop (asyncio raises RuntimeError and ValueError).
     template <class T>
     T run_until_complete(task<T> t) const {
-        callback_id id = t.add_done_callback([core = core_.get()](any_task) { core->stop(); });
-        run_forever();
-        t.remove_done_callback(id);
+        require_can_run();
+        if (!t.done() && t.state().loop() != core_.get()) {
+            throw std::invalid_argument("aio: the task belongs to another loop");
+        }
+        {
+            // The done callback may still be queued when the run ends (`t` ended as stop() was
+            // called): `awaited` keeps it from stopping a later run.
+            auto awaited = std::make_shared<bool>(true);
+            callback_id id = t.add_done_callback([core = core_.get(), awaited](any_task) {
+                if (*awaited) {
+                    core->stop();
+                }
+            });
+            struct forget_callback {
+                task<T>& t;
+                callback_id id;
+                bool& awaited;
+                ~forget_callback() {
+                    awaited = false;
+                    t.remove_done_callback(id);
+                }
+            } on_exit{t, id, *awaited};
+            run_forever();
+        }
         if (!t.done()) {
             throw std::runtime_error("aio: the loop stopped before the task completed");
         }
@@ -119,16 +159,15 @@ public:
     /// what is ready once and returns (as asyncio does). Throws std::logic_error if the loop is
     /// closed or already running, or another loop runs on this thread.
     void run_forever() const {
-        require_open();
-        if (core_->is_running()) {
-            throw std::logic_error("aio: the loop is already running");
-        }
+        require_can_run();
         detail::running_scope scope(*core_);
         core_->run_until_stopped();
     }
 
-    /// loop.stop: makes run_forever (and so run_until_complete) return once the callbacks
-    /// already due have run; called while the loop does not run, the next run_forever runs once.
+    /// loop.stop: makes run_forever (and so run_until_complete) return once the callback or
+    /// task step under way is done; what is still queued runs at the next run (asyncio first
+    /// finishes the callbacks already due). Called while the loop does not run, the next
+    /// run_forever runs what is ready and returns. Never throws.
     void stop() const { core_->stop(); }
 
     /// loop.is_running: true while run_forever or run_until_complete is running it.
@@ -153,9 +192,11 @@ public:
     // --- callbacks ---
 
     /// Runs fn on the loop soon, after what is already queued (asyncio call_soon). An exception
-    /// fn throws is reported through the exception handler; the loop goes on.
+    /// fn throws is reported through the exception handler; the loop goes on. Throws
+    /// std::logic_error when the loop is closed.
     template <class F>
     void call_soon(F&& fn) const {
+        require_open();
         boost::asio::post(core_->context(), detail::reporting(*core_, std::forward<F>(fn)));
     }
 
@@ -168,8 +209,9 @@ public:
         }
     }
 
-    /// loop.call_later: runs fn on the loop once `delay` has passed, unless the returned handle
-    /// is cancelled first. An exception fn throws is reported.
+    /// loop.call_later: runs fn on the loop once `delay` has passed (call_at(time() + delay)),
+    /// unless the returned handle is cancelled first. An exception fn throws is reported.
+    /// Throws std::logic_error when the loop is closed.
     template <class Rep, class Period, class F>
     timer_handle call_later(std::chrono::duration<Rep, Period> delay, F&& fn) const {
         return call_at(time() + std::chrono::ceil<std::chrono::steady_clock::duration>(delay),
@@ -177,12 +219,18 @@ public:
     }
 
     /// loop.call_at: runs fn on the loop at `when` (a time of this loop's clock, see time()),
-    /// unless the returned handle is cancelled first. An exception fn throws is reported.
+    /// unless the returned handle is cancelled first; a time already passed runs it soon.
+    /// Callbacks due at different times run in the order of their times. An exception fn
+    /// throws is reported. Throws std::logic_error when the loop is closed.
     template <class F>
     timer_handle call_at(std::chrono::steady_clock::time_point when, F&& fn) const {
-        auto s = std::make_shared<timer_handle::shared>(core_->context(), when);
-        s->timer.async_wait([s, call = detail::reporting(*core_, std::forward<F>(fn))](
-                                boost::system::error_code ec) mutable {
+        require_open();
+        auto s = std::make_shared<timer_handle::shared>();
+        s->when = when;
+        auto timer = std::make_shared<boost::asio::steady_timer>(core_->context(), when);
+        s->timer = timer;
+        timer->async_wait([timer, s, call = detail::reporting(*core_, std::forward<F>(fn))](
+                              boost::system::error_code ec) mutable {
             if (!ec && !s->cancelled) {
                 call();
             }
@@ -198,9 +246,16 @@ public:
     /// Runs fn on the loop (not in signal context) each time `signum` arrives; replaces an
     /// earlier handler for it. An exception fn throws is reported; the handler stays. While set
     /// for SIGINT or SIGTERM it also replaces run's default handling (cancelling main) of that
-    /// signal.
+    /// signal. fn may replace or remove its own handler (the entry holding it is then destroyed
+    /// while it runs: the call runs on a copy kept alive). Throws std::logic_error when the loop
+    /// is closed.
     void add_signal_handler(int signum, std::function<void()> fn) const {
-        core_->add_signal_handler(signum, [fn = std::move(fn)](int) { fn(); });
+        require_open();
+        auto handler = std::make_shared<const std::function<void()>>(std::move(fn));
+        core_->add_signal_handler(signum, [handler](int) {
+            std::shared_ptr<const std::function<void()>> running = handler;
+            (*running)();
+        });
     }
     /// Removes the handler; false if there was none. The signal then does what it did before
     /// aio handled it: SIGINT and SIGTERM, by default, end the process (a handler removed for
@@ -250,6 +305,16 @@ private:
     void require_open() const {
         if (core_->closed_here()) {
             throw std::logic_error("aio: the loop is closed");
+        }
+    }
+    /// What run_forever and run_until_complete check before they run the loop.
+    void require_can_run() const {
+        require_open();
+        if (core_->is_running()) {
+            throw std::logic_error("aio: the loop is already running");
+        }
+        if (detail::running_loop != nullptr && detail::running_loop != core_.get()) {
+            throw std::logic_error("aio: another loop is already running on this thread");
         }
     }
 
