@@ -911,3 +911,59 @@ TEST_CASE("a signal handler may remove or replace itself while it runs") {
     });
     CHECK(join(events) == "a capture|replacement");
 }
+
+TEST_CASE(
+    "stop() before run_forever runs what is queued once, even with a task that keeps yielding") {
+    manual_loop m;
+    int yields = 0;
+    aio::task<void> spinner = m.lp.create_task([&]() -> aio::awaitable<void> {
+        for (;;) {
+            ++yields;
+            co_await aio::sleep(0s);
+        }
+    });
+    m.lp.stop();
+    m.lp.run_forever();
+    CHECK(yields == 1);
+    spinner.cancel();
+    CHECK_THROWS_AS(m.lp.run_until_complete(spinner), aio::cancelled_error);
+}
+
+TEST_CASE("a signal handler that removes itself and then throws is reported") {
+    aio_test::report_log log;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        aio::loop lp = co_await aio::this_loop();
+        log.install(lp);
+        aio::future<void> ran;
+        lp.add_signal_handler(SIGUSR1, [lp, ran]() mutable {
+            ran.set_result();
+            lp.remove_signal_handler(SIGUSR1);
+            throw std::runtime_error("after removing itself");
+        });
+        std::raise(SIGUSR1);
+        co_await ran();
+        co_await aio::sleep(0s);
+    });
+    REQUIRE(log.entries.size() == 1);
+    CHECK(log.entries[0].message == "exception in a signal handler");
+    CHECK(aio::describe(log.entries[0].exception) == "after removing itself");
+}
+
+TEST_CASE("a loop dropped without close() reports its pending tasks and leaks nothing") {
+    aio_test::report_log log;
+    bool started = false;
+    {
+        aio::loop lp = aio::new_event_loop();
+        log.install(lp);
+        lp.create_task(
+            [&]() -> aio::awaitable<void> {
+                started = true;
+                co_return;
+            },
+            "never-run");
+    }
+    CHECK_FALSE(started);
+    REQUIRE(log.entries.size() == 1);
+    CHECK(log.entries[0].message == "Task was abandoned pending when its loop closed");
+    CHECK(log.entries[0].task_name == "never-run");
+}

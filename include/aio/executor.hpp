@@ -141,8 +141,9 @@ private:
         if (!loop->post_threadsafe(std::move(completion))) {
             // The loop closed before the call ended (it outlived shutdown_timeout; run reported
             // that). The job refers to a loop-affine future that the loop's thread may still
-            // hold: it is left unfreed rather than freed here, as the abandoned pool is.
-            (void)completion.job.release();
+            // hold: it is kept (unfreed, still reachable) rather than freed here, as the
+            // abandoned pool is.
+            loop_core::keep_forever(std::shared_ptr<void>(std::move(completion.job)));
         }
         loop->job_finished();
     }

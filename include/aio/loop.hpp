@@ -251,11 +251,7 @@ public:
     /// is closed.
     void add_signal_handler(int signum, std::function<void()> fn) const {
         require_open();
-        auto handler = std::make_shared<const std::function<void()>>(std::move(fn));
-        core_->add_signal_handler(signum, [handler](int) {
-            std::shared_ptr<const std::function<void()>> running = handler;
-            (*running)();
-        });
+        core_->add_signal_handler(signum, [fn = std::move(fn)](int) { fn(); });
     }
     /// Removes the handler; false if there was none. The signal then does what it did before
     /// aio handled it: SIGINT and SIGTERM, by default, end the process (a handler removed for

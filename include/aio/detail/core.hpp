@@ -112,6 +112,8 @@ public:
     loop_core()
         : ctx_(std::make_unique<boost::asio::io_context>(1)), open_ctx_(ctx_.get()),
           work_(ctx_->get_executor()), id_(next_loop_id()) {}
+    /// A loop dropped without close() is closed as loop.close() closes it.
+    ~loop_core();
     loop_core(const loop_core&) = delete;
     loop_core& operator=(const loop_core&) = delete;
 
@@ -249,12 +251,19 @@ public:
             }
         } on_exit{*this};
         running_ = true;
+        ++runs_;
         ctx_->restart();
         if (stop_requested_) {
-            ctx_->poll();
-        } else {
-            ctx_->run();
+            // Once: what is queued now runs, what it queues waits (poll() would also run that,
+            // and a task yielding in a loop would keep it going forever). A marker left queued
+            // by a run that stopped earlier does not stop a later one.
+            boost::asio::post(*ctx_, [this, run = runs_] {
+                if (run == runs_) {
+                    ctx_->stop();
+                }
+            });
         }
+        ctx_->run();
     }
     /// Runs one handler, waiting for one if none is ready (a shutdown drives the loop this way).
     std::size_t run_one() {
@@ -305,14 +314,6 @@ public:
     }
     bool closed_here() const noexcept { return ctx_closed_; }
 
-private:
-    friend class state_base;
-
-    static std::uint64_t next_loop_id() noexcept {
-        static std::atomic<std::uint64_t> next{1};
-        return next.fetch_add(1, std::memory_order_relaxed);
-    }
-
     /// Keeps what a shutdown gave up on (a pool whose threads still run a job, a loop with parked
     /// coroutines) reachable until the process exits: destroying it would block or free memory
     /// still in use.
@@ -323,12 +324,21 @@ private:
         kept->push_back(std::move(p));
     }
 
+private:
+    friend class state_base;
+
+    static std::uint64_t next_loop_id() noexcept {
+        static std::atomic<std::uint64_t> next{1};
+        return next.fetch_add(1, std::memory_order_relaxed);
+    }
+
     /// One signal's set and handler. The pending wait holds only a weak link (`alive`), as the
     /// entry may be removed while the wait is queued. `disposition` comes before `set`: it saves
     /// the disposition before Asio's registration and restores it after Asio's removal.
     struct signal_entry {
         signal_entry(loop_core& owner, int signum, std::function<void(int)> f, bool is_fallback)
-            : core(&owner), disposition(signum), set(*owner.ctx_, signum), fn(std::move(f)),
+            : core(&owner), disposition(signum), set(*owner.ctx_, signum),
+              fn(std::make_shared<const std::function<void(int)>>(std::move(f))),
               fallback(is_fallback) {}
         ~signal_entry() { *alive = false; }
         void arm() {
@@ -336,10 +346,14 @@ private:
                 if (ec || !*alive) {
                     return;
                 }
+                // The handler may remove or replace itself, destroying this entry: what the
+                // rest of this function uses is copied out first.
+                loop_core* owner = core;
+                std::shared_ptr<const std::function<void(int)>> running = fn;
                 try {
-                    fn(signum);
+                    (*running)(signum);
                 } catch (...) {
-                    core->report({"exception in a signal handler", std::current_exception(), {}});
+                    owner->report({"exception in a signal handler", std::current_exception(), {}});
                 }
                 if (*alive) {
                     arm();
@@ -349,7 +363,7 @@ private:
         loop_core* core;
         signal_disposition disposition;
         boost::asio::signal_set set;
-        std::function<void(int)> fn;
+        std::shared_ptr<const std::function<void(int)>> fn;
         bool fallback;
         std::shared_ptr<bool> alive = std::make_shared<bool>(true);
     };
@@ -375,6 +389,7 @@ private:
     bool ctx_closed_ = false;
     bool running_ = false;
     bool stop_requested_ = false;
+    std::uint64_t runs_ = 0;
     std::uint64_t id_;
 };
 
@@ -834,6 +849,37 @@ public:
 private:
     S* p_ = nullptr;
 };
+
+inline loop_core::~loop_core() {
+    if (ctx_closed_) {
+        return;
+    }
+    // As close_now(), but this loop cannot keep itself: what stays parked is kept without it.
+    struct kept {
+        std::unique_ptr<boost::asio::io_context> ctx;
+        std::vector<ref<state_base>> tasks;
+    };
+    ctx_closed_ = true;
+    mark_closed();
+    signal_handlers_.clear();
+    work_.reset();
+    release_pool(running_jobs() == 0);
+    if (tasks_.empty()) {
+        ctx_.reset();
+        report_unretrieved();
+        return;
+    }
+    auto frozen = std::make_shared<kept>();
+    frozen->ctx = std::move(ctx_);
+    while (state_base* s = tasks_.pop_front()) {
+        report({"Task was abandoned pending when its loop closed", nullptr, s->name()});
+        s->drop_callbacks();
+        s->loop_ = nullptr;
+        frozen->tasks.emplace_back(s);
+    }
+    report_unretrieved();
+    keep_forever(std::move(frozen));
+}
 
 /// cancel() called while the task's own first step runs - the task cancelling itself, or code it
 /// calls cancelling every task. co_spawn runs that step inline, and in Asio 1.81 a coroutine
