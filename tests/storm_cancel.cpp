@@ -69,16 +69,17 @@ enum class kind : std::uint8_t {
                    // pending ones), errors of the done ones retrieved
     as_completed,  // takes `a` tasks in completion order, then drops the generator
     swallow,       // catches the child's cancelled_error, uncancels its task and returns
+    shared,        // one task awaited by two or three tasks at once (a = 1: one through shield)
 };
 
 const char* kind_name(kind k) {
     static constexpr const char* names[] = {
-        "yields",        "forever",      "nap",    "fail",      "raw_timer",
-        "self_cancel",   "to_thread",    "event",  "cond_wait", "cond_notify",
-        "queue",         "barrier",      "future", "gather",    "gather_outcomes",
-        "wait_for",      "shield",       "group",  "finally",   "with",
-        "catch_cleanup", "precancel",    "lock",   "semaphore", "generator",
-        "wait",          "as_completed", "swallow"};
+        "yields",        "forever",      "nap",     "fail",      "raw_timer",
+        "self_cancel",   "to_thread",    "event",   "cond_wait", "cond_notify",
+        "queue",         "barrier",      "future",  "gather",    "gather_outcomes",
+        "wait_for",      "shield",       "group",   "finally",   "with",
+        "catch_cleanup", "precancel",    "lock",    "semaphore", "generator",
+        "wait",          "as_completed", "swallow", "shared"};
     return names[static_cast<int>(k)];
 }
 
@@ -164,7 +165,7 @@ struct planner {
         node n;
         n.id = next_id++;
         int children = 1;
-        switch (r.between(0, 14)) {
+        switch (r.between(0, 15)) {
         case 0:
             n.k = kind::gather;
             n.a = r.between(0, 1);
@@ -225,8 +226,12 @@ struct planner {
             children = r.between(1, 3);
             n.a = r.between(0, children);
             break;
-        default:
+        case 14:
             n.k = kind::swallow;
+            break;
+        default:
+            n.k = kind::shared;
+            n.a = r.between(0, 1);
             break;
         }
         for (int i = 0; i < children; ++i) {
@@ -881,6 +886,44 @@ aio::awaitable<void> swallow_node(world& w, const node& n) {
     }
 }
 
+aio::awaitable<void> shared_node(world& w, const node& n) {
+    aio::task<void> t = aio::create_task(run_node(w, n.children[0]));
+    auto await_it = [t]() -> aio::awaitable<void> { co_await t(); };
+    auto shielded = [t]() -> aio::awaitable<void> { co_await aio::shield(t); };
+    std::vector<aio::task<void>> awaiters;
+    awaiters.push_back(aio::create_task(await_it));
+    awaiters.push_back(aio::create_task(await_it));
+    if (n.a == 1) {
+        awaiters.push_back(aio::create_task(shielded));
+    }
+    std::exception_ptr cancelled;
+    try {
+        co_await aio::gather(aio::return_exceptions, awaiters);
+    } catch (...) {
+        cancelled = std::current_exception();
+    }
+    // gather waited for every awaiter, cancelled or not. Every awaiter that got t's error got
+    // the same one: it ends here, once (left to the awaiters, it would be reported once per
+    // awaiter, as asyncio does).
+    std::set<int> ids;
+    for (auto& a : awaiters) {
+        if (!a.done()) {
+            continue;
+        }
+        std::vector<int> in_outcome;
+        bool foreign = false;
+        world::ids_in(a.exception(), in_outcome, foreign);
+        ids.insert(in_outcome.begin(), in_outcome.end());
+        w.bad.expect(!foreign, "an awaiter of a shared task ended with an unexpected exception");
+    }
+    for (int id : ids) {
+        ++w.absorbed[id];
+    }
+    if (cancelled) {
+        std::rethrow_exception(cancelled);
+    }
+}
+
 aio::awaitable<void> run_node(world& w, const node& n) {
     node_scope scope(w.books[static_cast<std::size_t>(n.id)]);
     switch (n.k) {
@@ -974,6 +1017,9 @@ aio::awaitable<void> run_node(world& w, const node& n) {
         break;
     case kind::swallow:
         co_await swallow_node(w, n);
+        break;
+    case kind::shared:
+        co_await shared_node(w, n);
         break;
     }
 }
@@ -1134,14 +1180,19 @@ aio_storm::violations cancel_round(std::uint64_t seed, totals& sum, std::string&
         }
         w.sink(w.reported, entry.exception, "reported");
     }
+    auto count_in = [](const std::map<int, int>& where, int id) {
+        auto it = where.find(id);
+        return it == where.end() ? 0 : it->second;
+    };
     for (const auto& [id, count] : w.thrown) {
-        int sinks = (w.absorbed.count(id) ? w.absorbed[id] : 0) +
-                    (w.replaced.count(id) ? w.replaced[id] : 0) +
-                    (w.reported.count(id) ? w.reported[id] : 0);
-        w.bad.expect(count == 1 && sinks == 1, "error " + std::to_string(id) + " thrown " +
-                                                   std::to_string(count) + " time(s) ended in " +
-                                                   std::to_string(sinks) +
-                                                   " place(s) (absorbed, replaced or reported)");
+        int absorbed = count_in(w.absorbed, id);
+        int replaced = count_in(w.replaced, id);
+        int reported = count_in(w.reported, id);
+        w.bad.expect(count == 1 && absorbed + replaced + reported == 1,
+                     "error " + std::to_string(id) + " thrown " + std::to_string(count) +
+                         " time(s) ended in " + std::to_string(absorbed + replaced + reported) +
+                         " place(s): absorbed " + std::to_string(absorbed) + ", replaced " +
+                         std::to_string(replaced) + ", reported " + std::to_string(reported));
     }
     for (const auto* where : {&w.absorbed, &w.replaced, &w.reported}) {
         for (const auto& [id, count] : *where) {
