@@ -717,13 +717,15 @@ void shutdown_storm(const std::string& name, scenario sc, std::uint64_t default_
                  << sum.jobs << " to_thread jobs");
 }
 
-constexpr const char* main_returns_name = "storm: shutdown when main returns, every await parked";
-constexpr const char* signal_name = "storm: shutdown after SIGINT, every await parked";
+constexpr const char* main_returns_name =
+    "storm: shutdown when main returns with every await parked";
+constexpr const char* signal_name = "storm: shutdown after SIGINT with every await parked";
 constexpr const char* detached_name =
     "storm: tasks created by cleanups during shutdown run to their end";
 constexpr const char* signal_during_shutdown_name =
     "storm: one SIGINT during graceful shutdown does not skip cleanups";
-constexpr const char* hard_stop_name = "storm: a second SIGINT stops at once, every await parked";
+constexpr const char* hard_stop_name =
+    "storm: a second SIGINT stops at once with every await parked";
 
 } // namespace
 

@@ -54,7 +54,7 @@ struct rounds {
     std::uint64_t seed(std::uint64_t round) const { return first_seed + round; }
 };
 
-/// The command line that replays one round.
+/// The command line that replays one round (storm names have no commas: -tc splits at them).
 inline std::string replay_hint(const std::string& test_name, std::uint64_t seed) {
     return "replay: AIO_STORM_SEED=" + std::to_string(seed) +
            " AIO_STORM_ROUNDS=1 aio_tests -tc=\"" + test_name + "\"";
