@@ -484,20 +484,17 @@ TEST_CASE("one signal during the graceful shutdown lets cleanups and jobs finish
     CHECK(disposition_is(SIGINT, SIG_DFL));
 }
 
-TEST_CASE("a signal during shutdown cancels the tasks created during shutdown") {
-    bool goodbye_cancelled = false;
+TEST_CASE("a signal during shutdown lets the tasks created during it run to their end") {
+    bool goodbye_sent = false;
     int interrupted_by = 0;
     try {
         aio::run([&]() -> aio::awaitable<void> {
             aio::create_task(aio::finally(aio::sleep(std::chrono::hours(1)), [&] {
                 aio::create_task([&]() -> aio::awaitable<void> {
                     std::raise(SIGTERM);
-                    try {
-                        co_await aio::sleep(std::chrono::hours(1));
-                    } catch (const aio::cancelled_error&) {
-                        goodbye_cancelled = true;
-                        throw;
-                    }
+                    co_await aio::sleep(0s);
+                    co_await aio::sleep(5ms);
+                    goodbye_sent = true;
                 });
                 return aio::sleep(0s);
             }));
@@ -506,7 +503,7 @@ TEST_CASE("a signal during shutdown cancels the tasks created during shutdown") 
     } catch (const aio::interrupted_error& e) {
         interrupted_by = e.signal();
     }
-    CHECK(goodbye_cancelled);
+    CHECK(goodbye_sent);
     CHECK(interrupted_by == SIGTERM);
 }
 

@@ -24,9 +24,10 @@ struct run_options {
     /// still running then is reported and abandoned. asyncio's default executor shutdown waits
     /// 300 s.
     std::chrono::steady_clock::duration shutdown_timeout = std::chrono::seconds(300);
-    /// Handle SIGINT and SIGTERM: the first cancels main (or, after main ended, hurries the
-    /// shutdown on); a second stops the loop at once. A signal that is ignored or has a handler
-    /// of the program's own when run starts is left alone, as asyncio.run leaves SIGINT.
+    /// Handle SIGINT and SIGTERM: the first cancels main (after main ended, it lets the
+    /// shutdown finish, then run throws interrupted_error); a second stops the loop at once. A
+    /// signal that is ignored or has a handler of the program's own when run starts is left alone,
+    /// as asyncio.run leaves SIGINT.
     bool handle_signals = true;
 };
 
@@ -68,9 +69,10 @@ public:
     /// Graceful (the normal case): every pending task is cancelled, and the loop runs until
     /// all have ended and executor jobs have finished. Tasks created meanwhile (say, by a
     /// cancellation handler) start and run to their end; they are not cancelled. A first
-    /// signal in this phase cancels those too (tasks already cancelled finish their cleanup
-    /// undisturbed); a second is a hard stop. Whatever still runs after shutdown_timeout is
-    /// reported and abandoned. Then errors no one retrieved are reported, and the loop closes.
+    /// signal in this phase changes nothing (the shutdown is already the answer to it; aio::run
+    /// throws interrupted_error once it is done); a second is a hard stop. Whatever still runs
+    /// after shutdown_timeout is reported and abandoned. Then errors no one retrieved are
+    /// reported, and the loop closes.
     ///
     /// Hard stop (a second signal, or the timeout with tasks still pending): nothing more runs.
     /// Parked coroutines are not resumed and not destroyed - destroying them in no particular
@@ -169,10 +171,9 @@ private:
                 main_.cancel();
                 return;
             }
+            // After main's end the shutdown is already the graceful answer to a signal: it goes
+            // on undisturbed, and aio::run reports the interruption once it is done.
             late_signal_ = signum;
-            if (shutting_down_) {
-                cancel_pending(loop_.core()); // those created during shutdown
-            }
             return;
         }
         hard_stopped_ = true;
@@ -180,27 +181,18 @@ private:
         loop_.core().stop();
     }
 
-    /// Cancels every pending task that shutdown has not cancelled yet.
-    static void cancel_pending(detail::loop_core& core) {
-        core.tasks().for_each([](detail::state_base& s) {
-            if (!s.shutdown_cancelled()) {
-                s.mark_shutdown_cancelled();
-                s.cancel();
-            }
-        });
-    }
-
     /// The graceful shutdown (see close()).
     void shutdown(detail::loop_core& core) {
-        shutting_down_ = true;
-        cancel_pending(core);
+        core.tasks().for_each([](detail::state_base& s) { s.cancel(); }); // once: later tasks run
         bool timed_out = false;
         boost::asio::steady_timer timer(core.context(), options_.shutdown_timeout);
         timer.async_wait([&timed_out](boost::system::error_code ec) { timed_out = !ec; });
         core.wake_when_idle(true); // a job's end wakes run_one below
         core.context().restart();
         while ((!core.tasks().empty() || core.running_jobs() > 0) && !timed_out && !hard_stopped_) {
-            core.run_one();
+            if (core.run_one() == 0) {
+                core.context().restart(); // user code stopped the io_context: shutdown goes on
+            }
         }
         core.wake_when_idle(false);
         if (hard_stopped_) {
@@ -245,7 +237,6 @@ private:
     int late_signal_ = 0;
     int hard_stop_signal_ = 0;
     bool hard_stopped_ = false;
-    bool shutting_down_ = false;
     bool signals_installed_ = false;
     bool closed_ = false;
 };

@@ -536,9 +536,6 @@ public:
         return cancel_requests_;
     }
     boost::asio::cancellation_slot cancellation_slot() noexcept { return signal_.slot(); }
-    /// Marks a task as cancelled by the loop's shutdown (which cancels each task once).
-    void mark_shutdown_cancelled() noexcept { shutdown_cancelled_ = true; }
-    bool shutdown_cancelled() const noexcept { return shutdown_cancelled_; }
 
     /// The exception the result ends with (a cancelled_error when cancelled), or nullptr.
     /// Marks it retrieved. Throws invalid_state_error while pending.
@@ -680,7 +677,6 @@ private:
     std::uint32_t refs_ = 1;
     status st_ = status::pending;
     bool retrieved_ = false;
-    bool shutdown_cancelled_ = false;
     bool first_step_ = false;
     bool cancel_deferred_ = false;
     bool emitting_ = false;
