@@ -659,3 +659,79 @@ TEST_CASE("run inside a running loop throws logic_error") {
     CHECK_FALSE(nested_main_ran);
     CHECK(value == 43);
 }
+
+TEST_CASE("user code stopping the io_context during shutdown does not cut the shutdown short") {
+    aio::condition cond;
+    aio_test::report_log log;
+    bool waiter_ended = false;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        aio::loop lp = co_await aio::this_loop();
+        log.install(lp);
+        aio::create_task([lp]() -> aio::awaitable<void> { // cancelled first at shutdown
+            try {
+                co_await aio::sleep(1h);
+            } catch (const aio::cancelled_error&) {
+            }
+            lp.context().stop(); // the other task's resumption is still queued
+        });
+        aio::create_task(aio::finally(
+            [&]() -> aio::awaitable<void> {
+                auto held = co_await cond.scoped();
+                co_await cond.wait();
+            },
+            [&]() -> aio::awaitable<void> {
+                waiter_ended = true;
+                co_return;
+            }));
+        co_await aio::sleep(0s);
+    });
+    CHECK(waiter_ended);
+    CHECK_FALSE(cond.locked());
+    CHECK(log.entries.empty());
+}
+
+TEST_CASE("a queue that outlives run after a hard stop is destroyed safely") {
+    aio::queue<int> q;
+    int interrupted_by = 0;
+    try {
+        aio::run([&]() -> aio::awaitable<void> {
+            aio::create_task([&]() -> aio::awaitable<void> { (void)co_await q.get(); });
+            co_await aio::sleep(0s);
+            std::raise(SIGINT);
+            try {
+                co_await aio::sleep(1h);
+            } catch (const aio::cancelled_error&) {
+            }
+            std::raise(SIGINT);
+            co_await aio::sleep(1h);
+        });
+    } catch (const aio::interrupted_error& e) {
+        interrupted_by = e.signal();
+    }
+    CHECK(interrupted_by == SIGINT);
+}
+
+TEST_CASE("two signals during shutdown after main returned make run throw, not return") {
+    int interrupted_by = 0;
+    int value = 0;
+    try {
+        value = aio::run([&]() -> aio::awaitable<int> {
+            aio::create_task([]() -> aio::awaitable<void> {
+                try {
+                    co_await aio::sleep(1h);
+                } catch (const aio::cancelled_error&) {
+                }
+                std::raise(SIGINT);
+                std::raise(SIGINT);
+                co_await aio::sleep(0s);
+                co_await aio::sleep(0s);
+            });
+            co_await aio::sleep(0s);
+            co_return 7;
+        });
+    } catch (const aio::interrupted_error& e) {
+        interrupted_by = e.signal();
+    }
+    CHECK(interrupted_by == SIGINT);
+    CHECK(value == 0);
+}
