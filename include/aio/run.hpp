@@ -87,6 +87,9 @@ public:
         }
         closed_ = true;
         detail::loop_core& core = loop_.core();
+        if (core.closed_here()) {
+            return; // closed through the loop handle already
+        }
         if (detail::running_loop != nullptr && detail::running_loop != &core) {
             // Closed inside another loop's step (a runner destroyed in a coroutine): this loop
             // cannot run here, so what it still holds is abandoned.
