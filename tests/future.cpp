@@ -287,3 +287,20 @@ TEST_CASE("a future exception nobody retrieved is reported once") {
 TEST_CASE("a future created outside a running loop throws std::logic_error") {
     CHECK_THROWS_AS(aio::future<int>(), std::logic_error);
 }
+
+TEST_CASE("a task cancelled after the future it awaits failed drops the error, as retrieved") {
+    aio_test::report_log log;
+    bool cancelled = false;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        log.install(co_await aio::this_loop());
+        aio::future<void> f;
+        aio::task<void> t = aio::create_task([&]() -> aio::awaitable<void> { co_await f(); });
+        co_await aio::sleep(0s); // t is parked on f
+        f.set_exception(std::make_exception_ptr(std::runtime_error("lost?")));
+        t.cancel(); // before t runs again: the cancellation wins, as in asyncio
+        co_await t.wait_done();
+        cancelled = t.cancelled();
+    });
+    CHECK(cancelled);
+    CHECK(log.entries.empty());
+}
