@@ -174,7 +174,7 @@ public:
     bool is_running() const noexcept { return core_->is_running(); }
 
     /// loop.close: closes the loop. Callbacks still queued are dropped; tasks still pending are
-    /// reported ("task abandoned pending when its loop closed", with the task's name) and
+    /// reported ("Task was abandoned pending when its loop closed", with the task's name) and
     /// abandoned: they never run again and are not destroyed (see the shutdown docs); executor
     /// jobs still running are reported and left to finish. Cancel and gather the tasks first
     /// to close cleanly (the book's shutdown recipe), or use aio::run. Idempotent; throws

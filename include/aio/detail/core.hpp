@@ -226,17 +226,13 @@ public:
         if (found != signal_handlers_.end()) {
             signal_handlers_.erase(found); // deregister first: the disposition saved stays right
         }
-        auto entry = std::make_unique<signal_entry>(*this, signum, std::move(fn), fallback);
+        auto entry = std::make_unique<signal_entry>(*this, signum, std::move(fn));
         entry->arm();
         signal_handlers_[signum] = std::move(entry);
     }
     /// Removes the handler for `signum`: the signal does again what it did before aio handled
     /// it (for SIGINT and SIGTERM by default, end the process). False if there was none.
     bool remove_signal_handler(int signum) { return signal_handlers_.erase(signum) > 0; }
-    /// Removes the fallback handlers (the ones a user has not replaced).
-    void remove_fallback_signal_handlers() {
-        std::erase_if(signal_handlers_, [](const auto& e) { return e.second->fallback; });
-    }
 
     // --- running (loop thread only) ---
     bool is_running() const noexcept { return running_; }
@@ -336,10 +332,9 @@ private:
     /// entry may be removed while the wait is queued. `disposition` comes before `set`: it saves
     /// the disposition before Asio's registration and restores it after Asio's removal.
     struct signal_entry {
-        signal_entry(loop_core& owner, int signum, std::function<void(int)> f, bool is_fallback)
+        signal_entry(loop_core& owner, int signum, std::function<void(int)> f)
             : core(&owner), disposition(signum), set(*owner.ctx_, signum),
-              fn(std::make_shared<const std::function<void(int)>>(std::move(f))),
-              fallback(is_fallback) {}
+              fn(std::make_shared<const std::function<void(int)>>(std::move(f))) {}
         ~signal_entry() { *alive = false; }
         void arm() {
             set.async_wait([this, alive = alive](boost::system::error_code ec, int signum) {
@@ -364,7 +359,6 @@ private:
         signal_disposition disposition;
         boost::asio::signal_set set;
         std::shared_ptr<const std::function<void(int)>> fn;
-        bool fallback;
         std::shared_ptr<bool> alive = std::make_shared<bool>(true);
     };
 
