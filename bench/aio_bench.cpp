@@ -14,6 +14,7 @@
 #include <aio/aio.hpp>
 #include <aio/generator.hpp>
 
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/channel.hpp>
 #include <boost/asio/experimental/coro.hpp>
@@ -191,6 +192,25 @@ awaitable<void> aio_event_fanout(count n) {
         sum += v;
     }
     expect(sum == n, "event_fanout sum");
+}
+
+/// Cleanups run by the shutdown workload's tasks; checked once run has returned.
+count shutdown_cleanups = 0;
+
+awaitable<void> parked() {
+    co_await aio::finally(aio::sleep(1h), [] {
+        ++shutdown_cleanups;
+        return aio::sleep(0s); // a cleanup that awaits, as asyncio's finally may
+    });
+}
+
+/// n tasks parked in a long sleep when main returns: run cancels every one and waits for it to
+/// run its cleanup.
+awaitable<void> aio_shutdown(count n) {
+    for (count i = 0; i < n; ++i) {
+        aio::create_task(parked());
+    }
+    co_await aio::sleep(0s); // let every task park
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -373,12 +393,42 @@ awaitable<void> raw_event_fanout(count n) {
     expect(sum == n, "event_fanout sum");
 }
 
+awaitable<void> raw_parked() {
+    asio::steady_timer timer(co_await asio::this_coro::executor, 1h);
+    boost::system::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
+    // The cleanup, awaiting as aio's does (Asio's cancellation is sticky: reset it first).
+    co_await asio::this_coro::reset_cancellation_state();
+    ++shutdown_cleanups;
+    co_await asio::post(co_await asio::this_coro::executor, use_awaitable);
+}
+
+/// What aio::run does at the end, by hand: every coroutine gets its own cancellation signal;
+/// once main's work is done, each is cancelled and waited for.
+awaitable<void> raw_shutdown(count n) {
+    auto ex = co_await asio::this_coro::executor;
+    std::vector<asio::cancellation_signal> signals(static_cast<std::size_t>(n));
+    countdown all(ex, n);
+    for (auto& signal : signals) {
+        asio::co_spawn(ex, raw_parked(),
+                       asio::bind_cancellation_slot(
+                           signal.slot(), [&all](std::exception_ptr e) { all.arrive(e); }));
+    }
+    co_await asio::post(ex, use_awaitable); // let every coroutine park
+    for (auto& signal : signals) {
+        signal.emit(asio::cancellation_type::terminal);
+    }
+    co_await all.wait();
+}
+
 // ---------------------------------------------------------------------------------------------
 
 struct workload {
     count default_n;
     std::function<awaitable<void>(count)> with_aio;
     std::function<awaitable<void>(count)> with_raw_asio;
+    /// What the workload leaves to check once the run has returned (nothing for most).
+    std::function<bool(count)> after_run = [](count) { return true; };
 };
 
 const std::vector<std::pair<std::string, workload>>& workloads() {
@@ -390,6 +440,8 @@ const std::vector<std::pair<std::string, workload>>& workloads() {
         {"timers", {100'000, aio_timers, raw_timers}},
         {"event_fanout", {100'000, aio_event_fanout, raw_event_fanout}},
         {"spawn_churn", {1'000'000, aio_spawn_churn, raw_spawn_churn}},
+        {"shutdown",
+         {100'000, aio_shutdown, raw_shutdown, [](count n) { return shutdown_cleanups == n; }}},
     };
     return all;
 }
@@ -461,6 +513,7 @@ int main(int argc, char** argv) {
             run_raw_asio(w.with_raw_asio, n);
         }
         std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+        expect(w.after_run(n), "cleanups after the run");
         rusage usage{};
         getrusage(RUSAGE_SELF, &usage);
         std::printf("workload=%s n=%lld seconds=%.6f rate=%.1f peak_rss_kb=%ld impl=%s\n",

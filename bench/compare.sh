@@ -17,7 +17,7 @@
 #   --smoke       one round with tiny sizes and 1 s loads: checks that everything runs, measures
 #                 nothing (what CI does)
 #
-# Rows: the seven workloads of bench/peers/asyncio_bench.py; echo (bench/echo_load, 50
+# Rows: the eight workloads of bench/peers/asyncio_bench.py; echo (bench/echo_load, 50
 # connections, against the aio echo example, bench/raw_echo_server and the Python peers); HTTP
 # hello (wrk against bench/raw_hello_server and aiohttp; aio's HTTP layer joins when it exists);
 # compile time (bench/compile/with_aio.cpp against with_raw_asio.cpp). The Python rows need a
@@ -274,6 +274,7 @@ awk -v ratios="$ratios" '
         target["executor"] = ">= 0.8x raw"
         target["timers"] = ">= 0.9x raw"
         target["event_fanout"] = ">= 3x asyncio"
+        target["shutdown"] = ">= 1.5x asyncio"
         target["echo"] = ">= 0.95x raw"
         target["http_hello"] = ">= 0.9x raw Beast"
         target["compile"] = "<= 1.3x raw time"

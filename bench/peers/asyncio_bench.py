@@ -115,6 +115,24 @@ async def spawn_churn(n):
     assert seen == triangle(n)
 
 
+SHUTDOWN_CLEANUPS = [0]
+
+
+async def shutdown(n):
+    """n tasks parked in a long sleep when main returns: asyncio.run cancels every one and waits
+    for it to run its cleanup (counted, and checked once run has returned)."""
+
+    async def parked():
+        try:
+            await asyncio.sleep(3600)
+        finally:
+            SHUTDOWN_CLEANUPS[0] += 1
+
+    for _ in range(n):
+        asyncio.create_task(parked())
+    await asyncio.sleep(0)  # let every task park
+
+
 # name -> (workload, default N); the defaults are the ones aio's benchmark uses.
 WORKLOADS = {
     "spawn_gather": (spawn_gather, 200_000),
@@ -124,7 +142,11 @@ WORKLOADS = {
     "timers": (timers, 100_000),
     "event_fanout": (event_fanout, 100_000),
     "spawn_churn": (spawn_churn, 1_000_000),
+    "shutdown": (shutdown, 100_000),
 }
+
+# What a workload leaves to check once asyncio.run has returned.
+AFTER_RUN = {"shutdown": lambda n: SHUTDOWN_CLEANUPS[0] == n}
 
 
 def fail(message):
@@ -161,6 +183,7 @@ def main(args):
     began = time.perf_counter()
     asyncio.run(workload(n))
     seconds = time.perf_counter() - began
+    assert AFTER_RUN.get(name, lambda n: True)(n), f"{name}: wrong result after run"
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     impl = "uvloop" if use_uvloop else "asyncio"
     print(

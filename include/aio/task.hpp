@@ -169,6 +169,7 @@ template <class T>
 boost::asio::awaitable<boost::asio::detail::awaitable_thread_entry_point>
 task_entry(ref<task_base<T>> running) {
     std::exception_ptr error;
+    bool cancelled = false;
     running->anchor_frame(&error);
     try {
         if constexpr (std::is_void_v<T>) {
@@ -176,11 +177,18 @@ task_entry(ref<task_base<T>> running) {
         } else {
             running->stash(co_await running->make_coroutine());
         }
+    } catch (const cancelled_error&) {
+        // Told apart here, by type, the usual end of a cancelled task costs no second throw
+        // (finish_exception classifies by rethrowing).
+        error = std::current_exception();
+        cancelled = true;
     } catch (...) {
         error = std::current_exception();
     }
     running->drop_body();
-    if (error) {
+    if (cancelled) {
+        running->finish_cancelled(std::move(error));
+    } else if (error) {
         running->finish_exception(std::move(error));
     } else if constexpr (std::is_void_v<T>) {
         running->finish_value(std::monostate{});
