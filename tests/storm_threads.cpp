@@ -512,6 +512,7 @@ struct executor_round {
         std::unique_ptr<std::atomic<int>[]> runs(new std::atomic<int>[count]());
         std::vector<int> outcome(static_cast<std::size_t>(count), -1);  // 0 value 1 error 2 timeout
         std::vector<bool> lazy(static_cast<std::size_t>(count), false); // to_thread
+        std::vector<bool> failing(static_cast<std::size_t>(count), false);
         boost::asio::thread_pool pool(thread_count);
         aio_test::report_log log;
         aio_test::run([&]() -> aio::awaitable<void> {
@@ -551,6 +552,7 @@ struct executor_round {
                 bool fails = r.chance(25);
                 bool on_pool = r.chance(50);
                 lazy[static_cast<std::size_t>(i)] = !on_pool;
+                failing[static_cast<std::size_t>(i)] = fails;
                 tasks.push_back(aio::create_task(one(i, micros, timeout_us, fails, on_pool)));
             }
             co_await aio::gather(tasks);
@@ -569,10 +571,25 @@ struct executor_round {
             errors += o == 1 ? 1 : 0;
             timeouts += o == 2 ? 1 : 0;
         }
-        // A job whose await timed out has its result or error dropped (documented): nothing
-        // is reported.
+        // A job whose await timed out has its result or error dropped (documented), except
+        // when the job failed just before the timeout cancelled its awaiter, which then never
+        // saw the error: that error is reported once, as a future's nobody retrieved.
+        std::vector<int> reported(static_cast<std::size_t>(count), 0);
         for (const auto& e : log.entries) {
-            bad.add("unexpected report: " + e.message + ": " + aio::describe(e.exception));
+            int id = -1;
+            try {
+                std::rethrow_exception(e.exception);
+            } catch (const storm_error& err) {
+                id = err.id;
+            } catch (...) {
+            }
+            bool lost_to_timeout = e.message == "Future exception was never retrieved" && id >= 0 &&
+                                   id < count && failing[static_cast<std::size_t>(id)] &&
+                                   outcome[static_cast<std::size_t>(id)] == 2 &&
+                                   ++reported[static_cast<std::size_t>(id)] == 1;
+            if (!lost_to_timeout) {
+                bad.add("unexpected report: " + e.message + ": " + aio::describe(e.exception));
+            }
         }
         jobs += static_cast<std::uint64_t>(count);
         return bad;

@@ -69,13 +69,6 @@ inline awaitable<void> wait_done(ref<state_base> s, cancel_policy policy) {
         throw cancelled_error();
     }
     co_await suspend(w);
-    if (policy == cancel_policy::cancel_awaited && s->done() &&
-        cs.cancelled() != boost::asio::cancellation_type::none) {
-        // Cancelled after `s` ended but before this coroutine ran again: the cancellation wins
-        // and the result is dropped, as asyncio's wakeup, which has taken the result by then,
-        // drops it - an error in it counts as retrieved, not lost.
-        s->mark_retrieved();
-    }
     check_cancelled(cs);
 }
 
