@@ -370,50 +370,6 @@ TEST_CASE("main that catches the signal cancellation and returns gives its value
     CHECK(value == 5);
 }
 
-TEST_CASE("a second SIGINT stops the loop at once") {
-    pid_t pid = fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-        int code = 1;
-        try {
-            aio::run([]() -> aio::awaitable<void> {
-                bool cancelled = false;
-                std::raise(SIGINT);
-                try {
-                    co_await aio::sleep(std::chrono::hours(1));
-                } catch (const aio::cancelled_error&) {
-                    cancelled = true;
-                }
-                if (cancelled) {
-                    std::raise(SIGINT);
-                    co_await aio::sleep(std::chrono::hours(1));
-                }
-            });
-            code = 2;
-        } catch (const aio::interrupted_error& e) {
-            code = e.signal() == SIGINT ? 42 : 3;
-        } catch (...) {
-            code = 4;
-        }
-        _exit(code);
-    }
-    int status = 0;
-    pid_t waited = 0;
-    auto deadline = std::chrono::steady_clock::now() + 30s;
-    while ((waited = waitpid(pid, &status, WNOHANG)) == 0 &&
-           std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(10ms);
-    }
-    if (waited == 0) {
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
-        FAIL("the child process did not stop after the second SIGINT");
-    }
-    REQUIRE(waited == pid);
-    REQUIRE(WIFEXITED(status));
-    CHECK(WEXITSTATUS(status) == 42);
-}
-
 namespace {
 
 /// Runs `body` in a child process and returns its wait status (the child is killed after 30 s).
@@ -445,6 +401,35 @@ bool disposition_is(int signum, void (*handler)(int)) {
 }
 
 } // namespace
+
+TEST_CASE("a second SIGINT stops the loop at once") {
+    int status = in_child([] {
+        int code = 1;
+        try {
+            aio::run([]() -> aio::awaitable<void> {
+                bool cancelled = false;
+                std::raise(SIGINT);
+                try {
+                    co_await aio::sleep(std::chrono::hours(1));
+                } catch (const aio::cancelled_error&) {
+                    cancelled = true;
+                }
+                if (cancelled) {
+                    std::raise(SIGINT);
+                    co_await aio::sleep(std::chrono::hours(1));
+                }
+            });
+            code = 2;
+        } catch (const aio::interrupted_error& e) {
+            code = e.signal() == SIGINT ? 42 : 3;
+        } catch (...) {
+            code = 4;
+        }
+        return code;
+    });
+    REQUIRE(WIFEXITED(status)); // not killed after 30 s
+    CHECK(WEXITSTATUS(status) == 42);
+}
 
 TEST_CASE("one signal during the graceful shutdown lets cleanups and jobs finish") {
     aio_test::report_log log;
