@@ -5,8 +5,10 @@
 //
 //   workload=NAME n=N seconds=S rate=OPS_PER_S peak_rss_kb=KB impl=IMPL
 //
-//   aio_bench WORKLOAD [N] [--impl aio|raw-asio]
+//   aio_bench WORKLOAD [N] [--impl aio|raw-asio] [--pool THREADS]
 //   aio_bench --list
+//
+// --pool sizes the executor workload's thread pool (both sides; default min(32, cores + 4)).
 //
 // The time covers the whole run, loop set-up and teardown included (as the peers time
 // asyncio.run). Every workload checks its result, so a fast wrong answer fails instead of
@@ -64,6 +66,10 @@ count triangle(count n) {
 unsigned pool_threads() {
     return std::min(32u, std::max(1u, std::thread::hardware_concurrency()) + 4);
 }
+
+/// --pool THREADS: the executor workload runs its calls on a pool of that size (aio through
+/// run_in_executor, raw Asio through its thread_pool) instead of the default one; 0: default.
+unsigned executor_pool = 0;
 
 count blocking(count i) {
     return i;
@@ -140,17 +146,24 @@ awaitable<void> aio_async_gen(count n) {
     expect(total == triangle(n), "async_gen sum");
 }
 
-awaitable<count> aio_executor_call(aio::semaphore& window, count i) {
+awaitable<count> aio_executor_call(aio::semaphore& window, asio::thread_pool* pool, count i) {
     auto permit = co_await window.scoped();
+    if (pool != nullptr) {
+        co_return co_await aio::run_in_executor(*pool, blocking, i)();
+    }
     co_return co_await aio::to_thread(blocking, i);
 }
 
 awaitable<void> aio_executor(count n) {
     aio::semaphore window(64);
+    std::optional<asio::thread_pool> pool;
+    if (executor_pool > 0) {
+        pool.emplace(executor_pool);
+    }
     std::vector<awaitable<count>> calls;
     calls.reserve(static_cast<std::size_t>(n));
     for (count i = 0; i < n; ++i) {
-        calls.push_back(aio_executor_call(window, i));
+        calls.push_back(aio_executor_call(window, pool ? &*pool : nullptr, i));
     }
     count sum = 0;
     for (count v : co_await aio::gather(std::move(calls))) {
@@ -340,7 +353,7 @@ awaitable<count> raw_executor_call(raw_window& window, asio::thread_pool& pool, 
 
 awaitable<void> raw_executor(count n) {
     auto ex = co_await asio::this_coro::executor;
-    asio::thread_pool pool(pool_threads());
+    asio::thread_pool pool(executor_pool > 0 ? executor_pool : pool_threads());
     raw_window window(ex, 64);
     count sum = 0;
     countdown all(ex, n);
@@ -438,6 +451,7 @@ const std::vector<std::pair<std::string, workload>>& workloads() {
         {"async_gen", {1'000'000, aio_async_gen, raw_async_gen}},
         {"executor", {20'000, aio_executor, raw_executor}},
         {"timers", {100'000, aio_timers, raw_timers}},
+        {"timers_1m", {1'000'000, aio_timers, raw_timers}},
         {"event_fanout", {100'000, aio_event_fanout, raw_event_fanout}},
         {"spawn_churn", {1'000'000, aio_spawn_churn, raw_spawn_churn}},
         {"shutdown",
@@ -457,8 +471,9 @@ void run_raw_asio(const std::function<awaitable<void>(count)>& fn, count n) {
 }
 
 int usage(const char* argv0) {
-    std::fprintf(stderr, "usage: %s WORKLOAD [N] [--impl aio|raw-asio]\n       %s --list\n", argv0,
-                 argv0);
+    std::fprintf(
+        stderr, "usage: %s WORKLOAD [N] [--impl aio|raw-asio] [--pool THREADS]\n       %s --list\n",
+        argv0, argv0);
     return 2;
 }
 
@@ -472,6 +487,14 @@ int main(int argc, char** argv) {
             return usage(argv[0]);
         }
         impl = *(it + 1);
+        args.erase(it, it + 2);
+    }
+    if (auto it = std::find(args.begin(), args.end(), "--pool"); it != args.end()) {
+        int threads = it + 1 == args.end() ? 0 : std::atoi((it + 1)->c_str());
+        if (threads < 1) {
+            return usage(argv[0]);
+        }
+        executor_pool = static_cast<unsigned>(threads);
         args.erase(it, it + 2);
     }
     if (args.empty()) {

@@ -140,6 +140,7 @@ WORKLOADS = {
     "async_gen": (async_gen, 1_000_000),
     "executor": (executor, 20_000),
     "timers": (timers, 100_000),
+    "timers_1m": (timers, 1_000_000),
     "event_fanout": (event_fanout, 100_000),
     "spawn_churn": (spawn_churn, 1_000_000),
     "shutdown": (shutdown, 100_000),

@@ -50,9 +50,10 @@ public:
     /// Waits until a task has finished (call when has_finished() is false). Cancellation of
     /// the caller: stops waiting (the tasks are left alone) and throws cancelled_error.
     awaitable<void> wait_for_one() {
-        co_await suspend(arrival_);
-        auto cs = co_await boost::asio::this_coro::cancellation_state;
-        check_cancelled(cs);
+        bool cancelled = co_await park(arrival_);
+        if (cancelled) {
+            throw cancelled_error();
+        }
     }
 
     /// The earliest finished task not handed out yet (call when has_finished() is true).

@@ -50,9 +50,8 @@ public:
             co_return waiters_.grant_all();
         }
         detail::queued_waiter w(waiters_);
-        co_await detail::suspend(w);
-        auto cs = co_await boost::asio::this_coro::cancellation_state;
-        detail::check_cancelled(cs, w, [] {});
+        bool cancelled = co_await detail::park(w);
+        detail::settle_wait(cancelled, w, [] {});
         if (w.refused()) {
             throw broken_barrier_error();
         }

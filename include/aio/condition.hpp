@@ -74,10 +74,9 @@ public:
         {
             detail::queued_waiter w(waiters_);
             lock_.release();
-            co_await detail::suspend(w);
-            auto cs = co_await boost::asio::this_coro::cancellation_state;
+            bool cancelled_here = co_await detail::park(w);
             try {
-                detail::check_cancelled(cs, w, [this] { waiters_.grant_first(); });
+                detail::settle_wait(cancelled_here, w, [this] { waiters_.grant_first(); });
             } catch (const cancelled_error&) {
                 cancelled = true;
             }

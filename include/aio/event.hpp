@@ -44,9 +44,8 @@ public:
             co_return;
         }
         detail::queued_waiter w(waiters_);
-        co_await detail::suspend(w);
-        auto cs = co_await boost::asio::this_coro::cancellation_state;
-        detail::check_cancelled(cs, w, [] {});
+        bool cancelled = co_await detail::park(w);
+        detail::settle_wait(cancelled, w, [] {});
     }
 
 private:

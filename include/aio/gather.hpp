@@ -137,7 +137,7 @@ inline awaitable<void> gather_wait(const std::vector<state_base*>& states, bool 
     opt.failure_includes_cancel = true;
     opt.cancel_children_on_cancel = true;
     child_group g(states, opt);
-    co_await park(g);
+    co_await wait_for_group(g);
     if (fail_fast && g.first_failed() != nullptr) {
         g.first_failed()->rethrow_if_failed();
     }

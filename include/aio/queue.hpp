@@ -169,13 +169,10 @@ public:
         }
         detail::queue_waiter w;
         joiners_.push_back(w);
-        co_await detail::suspend(w);
-        auto cs = co_await boost::asio::this_coro::cancellation_state;
-        if (w.reason() == detail::queue_wake::cancelled) {
-            cs.clear();
+        bool cancelled = co_await detail::park(w);
+        if (cancelled || w.reason() == detail::queue_wake::cancelled) {
             throw cancelled_error();
         }
-        detail::check_cancelled(cs);
         if (w.reason() == detail::queue_wake::shut_down) {
             throw queue_shut_down();
         }
@@ -257,10 +254,8 @@ private:
     awaitable<void> wait_in(detail::queue_line& line) {
         detail::queue_waiter w;
         line.enter(w);
-        co_await detail::suspend(w);
-        auto cs = co_await boost::asio::this_coro::cancellation_state;
-        bool cancelled = w.reason() == detail::queue_wake::cancelled ||
-                         cs.cancelled() != boost::asio::cancellation_type::none;
+        bool cancelled = co_await detail::park(w);
+        cancelled = cancelled || w.reason() == detail::queue_wake::cancelled;
         if (w.reason() == detail::queue_wake::granted) {
             line.settle(w);
             if (cancelled) {
@@ -268,7 +263,6 @@ private:
             }
         }
         if (cancelled) {
-            cs.clear();
             throw cancelled_error();
         }
         if (w.reason() == detail::queue_wake::shut_down) {

@@ -48,9 +48,8 @@ public:
             co_return;
         }
         detail::queued_waiter w(waiters_);
-        co_await detail::suspend(w);
-        auto cs = co_await boost::asio::this_coro::cancellation_state;
-        detail::check_cancelled(cs, w, [this] { release(); });
+        bool cancelled = co_await detail::park(w);
+        detail::settle_wait(cancelled, w, [this] { release(); });
     }
 
     /// Acquires like acquire() and returns a guard that releases the permit when it goes out of

@@ -212,11 +212,13 @@ void start_task(ref<task_base<T>> running) {
     }
     ref<task_base<T>> alive = running; // the first step may end the task and drop `running`
     boost::asio::cancellation_slot slot = st->cancellation_slot();
-    boost::asio::any_io_executor ex = make_task_executor(*st->loop(), st);
+    boost::asio::any_io_executor ex = make_task_executor(st->loop()->executor(), st);
+    boost::asio::cancellation_state cs(slot);
+    st->set_own_slot(cs.slot());
     st->set_first_step(true);
     // The first step runs here, inline, up to the body's first suspension (as co_spawn's does).
     boost::asio::detail::awaitable_thread<boost::asio::any_io_executor>(
-        task_entry<T>(std::move(running)), ex, slot, boost::asio::cancellation_state(slot))
+        task_entry<T>(std::move(running)), ex, slot, cs)
         .launch();
     st->set_first_step(false);
 }

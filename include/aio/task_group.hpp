@@ -95,13 +95,11 @@ public:
         while (!members_.empty()) {
             exit_waiter w(*this);
             exit_waiter_ = &w;
-            co_await detail::suspend(w);
-            exit_waiter_ = nullptr;
-            auto cs = co_await boost::asio::this_coro::cancellation_state;
-            if (cs.cancelled() != boost::asio::cancellation_type::none) {
-                cs.clear(); // keep waiting: no task outlives the group
-                cancelled_while_waiting = true;
+            bool cancelled = co_await detail::park(w);
+            if (cancelled) {
+                cancelled_while_waiting = true; // keep waiting: no task outlives the group
             }
+            exit_waiter_ = nullptr;
         }
         closed_ = true;
         if (!errors_.empty()) {

@@ -67,7 +67,7 @@ awaitable<wait_result<T>> wait(std::vector<task<T>> tasks, return_when when = al
             dl.emplace(detail::require_running_loop(), std::chrono::steady_clock::now() + *timeout,
                        g, false);
         }
-        co_await detail::park(g);
+        co_await detail::wait_for_group(g);
     }
     wait_result<T> out;
     for (auto& t : tasks) {
@@ -137,7 +137,7 @@ awaitable<work_value_t<W>> timeout_at(std::chrono::steady_clock::time_point when
         } else {
             dl.emplace(detail::require_running_loop(), when, g, true);
         }
-        co_await detail::park(g);
+        co_await detail::wait_for_group(g);
         deadline_cancelled = g.cancelled_by_deadline();
     }
     if (deadline_cancelled && t.cancelled()) {

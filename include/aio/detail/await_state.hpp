@@ -62,14 +62,15 @@ inline awaitable<void> wait_done(ref<state_base> s, cancel_policy policy) {
         if (policy == cancel_policy::cancel_awaited) {
             s->cancel();
             if (!s->done()) {
-                co_await suspend(w);
-                cs.clear();
+                co_await park(w); // the cancellation is delivered below, once
             }
         }
         throw cancelled_error();
     }
-    co_await suspend(w);
-    check_cancelled(cs);
+    bool cancelled = co_await park(w);
+    if (cancelled) {
+        throw cancelled_error();
+    }
 }
 
 /// Awaits a state's result: the value, or its exception rethrown.

@@ -4,9 +4,7 @@
 #include <aio/awaitable.hpp>
 #include <aio/detail/core.hpp>
 #include <aio/detail/suspend.hpp>
-#include <aio/task.hpp>
 
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 
 #include <chrono>
@@ -130,47 +128,45 @@ private:
 /// A cancellation recorded before the coroutine could park (a task that cancelled itself, then
 /// gathers) counts as one arriving while parked: on_cancel runs, so gather cancels its children
 /// and waits for them, as asyncio does.
-inline awaitable<void> park(child_group& g) {
+inline awaitable<void> wait_for_group(child_group& g) {
     auto cs = co_await boost::asio::this_coro::cancellation_state;
-    if (!g.complete()) {
-        if (cs.cancelled() != boost::asio::cancellation_type::none) {
-            cs.clear();
-            g.on_cancel();
-            if (!g.complete()) {
-                co_await suspend(g);
-                cs.clear();
-            }
-            throw cancelled_error();
-        }
-        co_await suspend(g);
+    if (g.complete()) {
+        check_cancelled(cs);
+        co_return;
     }
-    check_cancelled(cs);
+    if (cs.cancelled() != boost::asio::cancellation_type::none) {
+        cs.clear();
+        g.on_cancel();
+        if (!g.complete()) {
+            co_await park(g); // the cancellation is delivered below, once
+        }
+        throw cancelled_error();
+    }
+    bool cancelled = co_await park(g);
+    if (cancelled) {
+        throw cancelled_error();
+    }
 }
 
-/// A timer that calls g.expire(cancel_children) at `when`, unless destroyed first. The timer's
-/// pending handler may outlive the group (it runs with operation_aborted), so it only holds a
-/// shared link that the destructor cuts.
-class deadline {
+/// Calls g.expire(cancel_children) at `when`, unless destroyed first: a node of the loop's
+/// deadline queue, living in the awaiting coroutine's frame.
+class deadline final : public timed_node {
 public:
     deadline(loop_core& loop, std::chrono::steady_clock::time_point when, child_group& g,
              bool cancel_children)
-        : timer_(loop.executor(), when), link_(std::make_shared<child_group*>(&g)) {
-        timer_.async_wait([link = link_, cancel_children](boost::system::error_code ec) {
-            if (!ec && *link != nullptr) {
-                (*link)->expire(cancel_children);
-            }
-        });
+        : queue_(loop.deadlines()), group_(g), cancel_children_(cancel_children) {
+        queue_.add(*this, when);
     }
     deadline(const deadline&) = delete;
     deadline& operator=(const deadline&) = delete;
-    ~deadline() {
-        *link_ = nullptr;
-        timer_.cancel();
-    }
+    ~deadline() { queue_.remove(*this); }
+
+    void expire() noexcept override { group_.expire(cancel_children_); }
 
 private:
-    boost::asio::steady_timer timer_;
-    std::shared_ptr<child_group*> link_;
+    deadline_queue& queue_;
+    child_group& group_;
+    bool cancel_children_;
 };
 
 } // namespace aio::detail

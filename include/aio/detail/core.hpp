@@ -1,8 +1,10 @@
 // aio/detail/core.hpp - the loop's state and the shared state behind task<T> and future<T>.
 #pragma once
 
+#include <aio/detail/deadline_queue.hpp>
 #include <aio/detail/intrusive_list.hpp>
 #include <aio/detail/suspend.hpp>
+#include <aio/detail/task_executor.hpp>
 #include <aio/error.hpp>
 #include <aio/exception_handler.hpp>
 #include <aio/outcome.hpp>
@@ -110,8 +112,9 @@ private:
 class loop_core : public std::enable_shared_from_this<loop_core> {
 public:
     loop_core()
-        : ctx_(std::make_unique<boost::asio::io_context>(1)), open_ctx_(ctx_.get()),
-          work_(ctx_->get_executor()), id_(next_loop_id()) {}
+        : ctx_(std::make_unique<boost::asio::io_context>(1)), ready_(*ctx_),
+          deadlines_(*ctx_, ready_), open_ctx_(ctx_.get()), work_(ctx_->get_executor()),
+          id_(next_loop_id()) {}
     /// A loop dropped without close() is closed as loop.close() closes it.
     ~loop_core();
     loop_core(const loop_core&) = delete;
@@ -123,6 +126,10 @@ public:
     }
     /// Unique among all loops of the process, never reused (objects bound to a loop keep it).
     std::uint64_t id() const noexcept { return id_; }
+    /// What runs at the loop's next turn: tasks starting and awaits woken (loop thread only).
+    ready_queue& ready() noexcept { return ready_; }
+    /// The loop's deadlines: sleeps and timeouts (loop thread only).
+    deadline_queue& deadlines() noexcept { return deadlines_; }
 
     // --- tasks (loop thread only) ---
     intrusive_list<state_base>& tasks() noexcept { return tasks_; }
@@ -207,12 +214,10 @@ public:
     }
 
     // --- task starts (loop thread only) ---
-    /// Queues a new task's first step. One posted handler starts every task queued before it
-    /// runs (asyncio's call_soon order among tasks, one trip through the io_context per batch
-    /// instead of one per task). The queue owns the task's "running" reference.
+    /// Queues a new task's first step in the ready queue (asyncio's call_soon order among
+    /// tasks and woken awaits: one trip through the io_context per batch instead of one per
+    /// task). The queue owns the task's "running" reference.
     void schedule_start(state_base& s);
-    /// Starts the tasks queued so far; tasks they create wait for the next batch.
-    void start_queued();
 
     // --- signal handlers (loop thread only) ---
     /// Runs fn(signum) on the loop each time signal `signum` arrives; replaces an earlier
@@ -363,6 +368,8 @@ private:
     };
 
     std::unique_ptr<boost::asio::io_context> ctx_;
+    ready_queue ready_;
+    deadline_queue deadlines_;
     std::map<int, std::unique_ptr<signal_entry>> signal_handlers_;
     intrusive_list<state_base> tasks_;
     intrusive_list<state_base> unretrieved_;
@@ -377,9 +384,6 @@ private:
     /// Keeps io_context::run waiting while tasks are parked with nothing queued (tasks start
     /// without per-task work counting; see detail::start_task).
     std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
-    state_base* start_head_ = nullptr;
-    state_base* start_tail_ = nullptr;
-    bool start_posted_ = false;
     bool ctx_closed_ = false;
     bool running_ = false;
     bool stop_requested_ = false;
@@ -401,18 +405,24 @@ inline loop_core& require_running_loop() {
 /// loop already runs on this thread (one thread runs one loop at a time, as in asyncio).
 class running_scope {
 public:
-    explicit running_scope(loop_core& core) : previous_(running_loop) {
+    explicit running_scope(loop_core& core)
+        : previous_(running_loop), previous_ready_(current_ready_queue) {
         if (previous_ != nullptr && previous_ != &core) {
             throw std::logic_error("aio: another loop is already running on this thread");
         }
         running_loop = &core;
+        current_ready_queue = &core.ready();
     }
-    ~running_scope() { running_loop = previous_; }
+    ~running_scope() {
+        running_loop = previous_;
+        current_ready_queue = previous_ready_;
+    }
     running_scope(const running_scope&) = delete;
     running_scope& operator=(const running_scope&) = delete;
 
 private:
     loop_core* previous_;
+    ready_queue* previous_ready_;
 };
 
 /// What a loop-affine object (a task, a queue, a lock...) checks before touching its state: that
@@ -469,7 +479,7 @@ enum class status : std::uint8_t { pending, value, error, cancelled };
 
 /// What task<T> and future<T> share: status, exception, waiters, reference count, and for
 /// tasks the cancellation signal bound to the coroutine and a name. Loop-affine.
-class state_base : public list_hook {
+class state_base : public list_hook, public ready_item, public parking_spot {
 public:
     state_base(loop_core* loop, bool is_task) noexcept : loop_(loop), is_task_(is_task) {}
     state_base(const state_base&) = delete;
@@ -506,7 +516,7 @@ public:
                 defer_cancel();
             } else {
                 emitting_ = true;
-                signal_.emit(boost::asio::cancellation_type::terminal);
+                emit_cancel();
                 emitting_ = false;
             }
         } else {
@@ -625,6 +635,9 @@ public:
 
     /// Runs a scheduled task's first step (tasks override it). Called once, by the loop.
     virtual void start() {}
+    void run_ready() final { start(); }
+    /// The loop closed before the task started: the queue's reference goes.
+    void discard_ready() noexcept final { release(); }
 
     /// Records an address inside the task's bottom coroutine frame. Nothing reads it: it keeps
     /// the frame (and the stack above it) reachable for leak checkers when a loop abandoned with
@@ -665,8 +678,14 @@ private:
     }
     friend class loop_core;
     void defer_cancel();
-
-    state_base* next_start_ = nullptr;
+    /// Cancels the coroutine: Asio's signal reaches its cancellation state and the operation
+    /// it is parked on; an aio await parked in the task's own stack is told directly.
+    void emit_cancel() {
+        signal_.emit(boost::asio::cancellation_type::terminal);
+        if (waiter* w = parked()) {
+            w->cancel_if_recorded();
+        }
+    }
 
     std::uint32_t refs_ = 1;
     status st_ = status::pending;
@@ -719,6 +738,11 @@ private:
     std::optional<value_type> value_;
 };
 
+/// The task whose coroutine runs on `ex` (what this_coro::executor gives), or nullptr.
+inline state_base* task_of(const boost::asio::any_io_executor& ex) noexcept {
+    return static_cast<state_base*>(task_spot_of(ex));
+}
+
 inline void loop_core::add_unretrieved(state_base& s) noexcept {
     unretrieved_.push_back(s);
 }
@@ -732,27 +756,7 @@ inline void loop_core::report_unretrieved() noexcept {
 }
 
 inline void loop_core::schedule_start(state_base& s) {
-    if (start_tail_ != nullptr) {
-        start_tail_->next_start_ = &s;
-    } else {
-        start_head_ = &s;
-    }
-    start_tail_ = &s;
-    if (!start_posted_) {
-        start_posted_ = true;
-        boost::asio::post(*ctx_, [this] { start_queued(); });
-    }
-}
-
-inline void loop_core::start_queued() {
-    start_posted_ = false;
-    state_base* next = std::exchange(start_head_, nullptr);
-    start_tail_ = nullptr;
-    while (next != nullptr) {
-        state_base* s = next;
-        next = std::exchange(s->next_start_, nullptr);
-        s->start();
-    }
+    ready_.push(s);
 }
 
 inline void loop_core::close_finished() noexcept {
@@ -764,6 +768,8 @@ inline void loop_core::close_finished() noexcept {
     mark_closed();
     signal_handlers_.clear();
     work_.reset();
+    ready_.discard_all(); // awaits of coroutines that are not tasks, woken but not run
+    deadlines_.close();
     ctx_.reset(); // destroys handlers still queued; every task has ended, so no parked frame
     report_unretrieved();
 }
@@ -855,6 +861,8 @@ inline loop_core::~loop_core() {
     work_.reset();
     release_pool(running_jobs() == 0);
     if (tasks_.empty()) {
+        ready_.discard_all();
+        deadlines_.close();
         ctx_.reset();
         report_unretrieved();
         return;
@@ -884,7 +892,7 @@ inline void state_base::defer_cancel() {
     boost::asio::post(loop_->context(), [self = ref<state_base>(this)] {
         self->cancel_deferred_ = false;
         if (!self->done() && self->cancel_requests_ > 0) { // not withdrawn by uncancel meanwhile
-            self->signal_.emit(boost::asio::cancellation_type::terminal);
+            self->emit_cancel();
         }
     });
 }

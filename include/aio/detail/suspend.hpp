@@ -1,123 +1,376 @@
-// aio/detail/suspend.hpp - parking an aio await until something wakes it or it is cancelled.
+// aio/detail/suspend.hpp - parking an aio await until something wakes it, and the loop's ready
+// queue that resumes woken awaits in batches.
 #pragma once
 
-#include <boost/asio/associated_cancellation_slot.hpp>
-#include <boost/asio/async_result.hpp>
-#include <boost/asio/cancellation_type.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/recycling_allocator.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
-
-#include <memory>
-#include <utility>
-
+#include <aio/detail/task_executor.hpp>
 #include <aio/error.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/cancellation_state.hpp>
+#include <boost/asio/cancellation_type.hpp>
+#include <boost/asio/execution/context.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/query.hpp>
+
+#include <cstddef>
+#include <exception>
+#include <new>
+#include <type_traits>
+#include <utility>
 
 namespace aio::detail {
 
-/// A suspended coroutine, type-erased: resume() hands it back to its executor.
-class suspension {
+/// Something the loop runs soon, in the order it was queued (asyncio's ready queue).
+class ready_item {
 public:
-    /// Schedules the coroutine to continue: posted, never inline (Asio 1.81 has no immediate
-    /// completion; resuming inside the initiation nests stacks until they overflow). Consumes
-    /// *this.
-    virtual void resume() = 0;
+    ready_item() = default;
+    ready_item(const ready_item&) = delete;
+    ready_item& operator=(const ready_item&) = delete;
+
+    /// Runs the item; the ready queue calls it once.
+    virtual void run_ready() = 0;
+    /// The loop closes before the item ran: release what it holds without running it.
+    virtual void discard_ready() noexcept = 0;
 
 protected:
-    ~suspension() = default;
+    ~ready_item() = default;
+
+private:
+    friend class ready_queue;
+    ready_item* next_ready_ = nullptr;
 };
 
-/// The part of an aio await that lives in the awaiting coroutine's frame while it is parked.
-/// wake() resumes it; on_cancel() is called (on the loop, synchronously inside task::cancel)
-/// when the awaiting task is cancelled while parked here.
-class waiter {
+/// A loop's queue of woken awaits and starting tasks. One handler posted to the io_context runs
+/// every item queued before it runs, in order; items queued while it runs wait for the next
+/// one (so I/O handlers still get their turn). Waking n parked awaits costs one post instead of
+/// n, and each resumes inside that handler without another trip through the io_context.
+/// Loop thread only.
+class ready_queue {
 public:
-    waiter() = default;
-    waiter(const waiter&) = delete;
-    waiter& operator=(const waiter&) = delete;
+    explicit ready_queue(boost::asio::io_context& ctx) noexcept : ctx_(&ctx) {}
+    ready_queue(const ready_queue&) = delete;
+    ready_queue& operator=(const ready_queue&) = delete;
 
-    /// Resumes the parked coroutine; a no-op if it is not parked (or already woken).
-    void wake() noexcept {
-        if (suspension* s = std::exchange(suspended_, nullptr)) {
-            s->resume();
+    boost::asio::io_context& context() const noexcept { return *ctx_; }
+
+    /// Queues `item` to run at the loop's next turn.
+    void push(ready_item& item) {
+        if (tail_ != nullptr) {
+            tail_->next_ready_ = &item;
+        } else {
+            head_ = &item;
+        }
+        tail_ = &item;
+        post_drain();
+    }
+
+    /// Runs the items queued so far. If one throws (only a coroutine that is not an aio task
+    /// can: its stack rethrows what its bottom frame let out, as Asio's run() does), the
+    /// items after it stay queued for the next turn and the exception leaves run().
+    void drain() {
+        posted_ = false;
+        ready_item* batch = std::exchange(head_, nullptr);
+        tail_ = nullptr;
+        while (batch != nullptr) {
+            ready_item* item = batch;
+            batch = std::exchange(item->next_ready_, nullptr);
+            try {
+                item->run_ready();
+            } catch (...) {
+                requeue_front(batch);
+                throw;
+            }
         }
     }
 
-    bool parked() const noexcept { return suspended_ != nullptr; }
+    /// Discards every queued item without running it (the loop closes).
+    void discard_all() noexcept {
+        while (ready_item* item = head_) {
+            head_ = std::exchange(item->next_ready_, nullptr);
+            item->discard_ready();
+        }
+        tail_ = nullptr;
+    }
+
+private:
+    void post_drain() {
+        if (!posted_) {
+            posted_ = true;
+            boost::asio::post(*ctx_, [this] { drain(); });
+        }
+    }
+    void requeue_front(ready_item* rest) {
+        if (rest == nullptr) {
+            return;
+        }
+        ready_item* last = rest;
+        while (last->next_ready_ != nullptr) {
+            last = last->next_ready_;
+        }
+        last->next_ready_ = head_;
+        if (head_ == nullptr) {
+            tail_ = last;
+        }
+        head_ = rest;
+        post_drain();
+    }
+
+    boost::asio::io_context* ctx_;
+    ready_item* head_ = nullptr;
+    ready_item* tail_ = nullptr;
+    bool posted_ = false;
+};
+
+/// The ready queue of the loop running on this thread, or nullptr (set with the running loop).
+inline thread_local ready_queue* current_ready_queue = nullptr;
+
+/// The part of an aio await that lives in the awaiting coroutine's frame while it is parked:
+/// it holds the coroutine's completion handler in place (parking allocates nothing). wake()
+/// resumes it; on_cancel() is called (on the loop, synchronously inside task::cancel) when the
+/// awaiting task is cancelled while parked here.
+class waiter : public ready_item {
+public:
+    waiter() = default;
+
+    /// Schedules the parked coroutine to continue: through its loop's ready queue when called
+    /// on that loop's thread, else posted to its executor (another thread waking it). Never
+    /// inline. A no-op if it is not parked or already woken.
+    void wake() noexcept {
+        if (state_ != phase::parked) {
+            return;
+        }
+        state_ = phase::woken;
+        if (spot_ == nullptr) {
+            act_(*this, action::clear_slot);
+        }
+        if (queue_ != nullptr && queue_ == current_ready_queue) {
+            queue_->push(*this);
+        } else {
+            act_(*this, action::post);
+        }
+    }
 
     /// What cancellation of the awaiting task does; by default, stop waiting. The await then
-    /// finds the task's cancellation recorded and throws cancelled_error (see check_cancelled).
+    /// resumes and reports the cancellation (see park).
     virtual void on_cancel() { wake(); }
+
+    /// The task parked here was cancelled (its parking spot found this waiter): on_cancel(),
+    /// if the cancellation got through the coroutine's filters; once woken, the resumption
+    /// will look for it.
+    void cancel_if_recorded() {
+        if (state_ == phase::woken) {
+            maybe_cancelled_ = true;
+        } else if (state_ == phase::parked && act_(*this, action::cancelled)) {
+            maybe_cancelled_ = true;
+            on_cancel();
+        }
+    }
+
+    void run_ready() final { act_(*this, action::resume); }
+    void discard_ready() noexcept final { act_(*this, action::discard); }
 
 protected:
     ~waiter() = default;
 
 private:
+    enum class phase : unsigned char { idle, parked, woken };
+    enum class action : unsigned char { clear_slot, cancelled, resume, post, discard };
+    using act_fn = bool (*)(waiter&, action);
+
+    friend struct park_initiation;
+
+    /// Takes the parked coroutine's handler. Handlers that fit (Asio's awaitable handler is two
+    /// pointers) are stored in place; a larger one (another Asio release) goes to the heap.
     template <class Handler>
-    friend class suspension_op;
-    friend struct suspend_initiation;
-    suspension* suspended_ = nullptr;
-};
-
-template <class Handler>
-class suspension_op final : public suspension {
-public:
-    using allocator_type = boost::asio::recycling_allocator<suspension_op>;
-
-    explicit suspension_op(Handler h) : handler_(std::move(h)) {}
-
-    void resume() override {
-        auto slot = boost::asio::get_associated_cancellation_slot(handler_);
-        if (slot.is_connected()) {
-            slot.clear();
+    void hold(Handler&& h) {
+        using H = std::decay_t<Handler>;
+        if constexpr (fits<H>) {
+            ::new (static_cast<void*>(storage_)) H(std::forward<Handler>(h));
+            act_ = &act<H, true>;
+        } else {
+            ::new (static_cast<void*>(storage_)) H*(new H(std::forward<Handler>(h)));
+            act_ = &act<H, false>;
         }
-        Handler h(std::move(handler_));
-        allocator_type alloc;
-        std::allocator_traits<allocator_type>::destroy(alloc, this);
-        std::allocator_traits<allocator_type>::deallocate(alloc, this, 1);
-        boost::asio::post(std::move(h));
+        H& held = handler<H, fits<H>>();
+        auto ex = boost::asio::get_associated_executor(held);
+        auto slot = boost::asio::get_associated_cancellation_slot(held);
+        queue_ = nullptr;
+        spot_ = nullptr;
+        ready_queue* q = current_ready_queue;
+        if (const auto* te = ex.template target<task_executor>()) {
+            if (q != nullptr && &te->context() == &q->context()) {
+                queue_ = q;
+            }
+            parking_spot* spot = boost::asio::query(*te, boost::asio::execution::allocator).task();
+            if (slot.is_connected() && slot == spot->own_slot()) {
+                // The task's own stack: cancel() finds this waiter there, from now until it
+                // resumes, so the resumption reads the cancellation state (a cache miss per
+                // await when n of them resume) only if it was cancelled before or since.
+                spot_ = spot;
+                spot->set_parked(this);
+                maybe_cancelled_ = held.get_cancellation_state().cancelled() !=
+                                   boost::asio::cancellation_type::none;
+            }
+        } else if (q != nullptr &&
+                   &boost::asio::query(ex, boost::asio::execution::context) == &q->context()) {
+            queue_ = q;
+        }
+        state_ = phase::parked;
+        if (spot_ == nullptr) {
+            maybe_cancelled_ = true;
+            if (slot.is_connected()) {
+                slot.template emplace<cancel_forwarder>(cancel_forwarder{this});
+            }
+        }
     }
 
-private:
-    Handler handler_;
+    template <class H>
+    static constexpr bool fits = sizeof(H) <= sizeof(void*) * 2 && alignof(H) <= alignof(void*);
+
+    template <class H, bool InPlace>
+    H& handler() noexcept {
+        if constexpr (InPlace) {
+            return *std::launder(reinterpret_cast<H*>(storage_));
+        } else {
+            return **std::launder(reinterpret_cast<H**>(storage_));
+        }
+    }
+
+    /// Moves the handler out of the waiter (whose frame it owns) and leaves the waiter idle.
+    template <class H, bool InPlace>
+    H take() noexcept {
+        if (spot_ != nullptr) {
+            if (spot_->parked() == this) {
+                spot_->set_parked(nullptr);
+            }
+            spot_ = nullptr;
+        }
+        H& held = handler<H, InPlace>();
+        H h(std::move(held));
+        if constexpr (InPlace) {
+            held.~H();
+        } else {
+            delete &held;
+        }
+        state_ = phase::idle;
+        return h;
+    }
+
+    /// Reads and clears the coroutine's cancellation: Asio's is sticky, aio delivers it once.
+    template <class H>
+    static bool take_cancellation(H& h) noexcept {
+        boost::asio::cancellation_state cs = h.get_cancellation_state();
+        if (cs.cancelled() != boost::asio::cancellation_type::none) {
+            cs.clear();
+            return true;
+        }
+        return false;
+    }
+
+    template <class H, bool InPlace>
+    static bool act(waiter& w, action a) {
+        switch (a) {
+        case action::clear_slot: {
+            auto slot = boost::asio::get_associated_cancellation_slot(w.handler<H, InPlace>());
+            if (slot.is_connected()) {
+                slot.clear();
+            }
+            return false;
+        }
+        case action::cancelled:
+            return w.handler<H, InPlace>().get_cancellation_state().cancelled() !=
+                   boost::asio::cancellation_type::none;
+        case action::resume: {
+            bool maybe = w.maybe_cancelled_;
+            H h = w.take<H, InPlace>(); // resuming may destroy the frame that holds `w`
+            bool cancelled = maybe && take_cancellation(h);
+            std::move(h)(cancelled);
+            return false;
+        }
+        case action::post: {
+            H h = w.take<H, InPlace>();
+            auto ex = boost::asio::get_associated_executor(h);
+            boost::asio::post(ex, [h = std::move(h)]() mutable {
+                bool cancelled = take_cancellation(h);
+                std::move(h)(cancelled);
+            });
+            return false;
+        }
+        case action::discard: {
+            H h = w.take<H, InPlace>(); // destroyed here, with the coroutine stack it owns
+            return false;
+        }
+        }
+        return false;
+    }
+
+    /// Forwards a cancellation emitted into the parked operation's slot to its waiter.
+    struct cancel_forwarder {
+        waiter* target;
+        void operator()(boost::asio::cancellation_type_t type) const {
+            if (type != boost::asio::cancellation_type::none) {
+                target->on_cancel();
+            }
+        }
+    };
+
+    alignas(void*) unsigned char storage_[sizeof(void*) * 2];
+    act_fn act_ = nullptr;
+    ready_queue* queue_ = nullptr;
+    parking_spot* spot_ = nullptr;
+    phase state_ = phase::idle;
+    bool maybe_cancelled_ = true;
 };
 
-/// Forwards a cancellation emitted into the parked operation's slot to its waiter.
-struct cancel_forwarder {
+struct park_initiation {
+    template <class Handler>
+    void operator()(Handler&& handler, waiter* w, bool wake_at_once) const {
+        w->hold(std::forward<Handler>(handler));
+        if (wake_at_once) {
+            w->wake();
+        }
+    }
+};
+
+/// The operation park() returns: co_awaited directly (Asio's operation path), so parking
+/// creates no coroutine frame and allocates nothing.
+struct park_operation {
     waiter* target;
-    void operator()(boost::asio::cancellation_type_t type) const {
-        if (type != boost::asio::cancellation_type::none) {
-            target->on_cancel();
-        }
+    bool wake_at_once;
+
+    template <boost::asio::completion_token_for<void(bool)> Token>
+    auto operator()(Token&& token) && {
+        return boost::asio::async_initiate<Token, void(bool)>(park_initiation{}, token, target,
+                                                              wake_at_once);
     }
 };
 
-struct suspend_initiation {
-    template <class Handler>
-    void operator()(Handler handler, waiter* w) const {
-        auto slot = boost::asio::get_associated_cancellation_slot(handler);
-        using op = suspension_op<Handler>;
-        typename op::allocator_type alloc;
-        op* node = std::allocator_traits<typename op::allocator_type>::allocate(alloc, 1);
-        std::allocator_traits<typename op::allocator_type>::construct(alloc, node,
-                                                                      std::move(handler));
-        w->suspended_ = node;
-        if (slot.is_connected()) {
-            slot.template emplace<cancel_forwarder>(cancel_forwarder{w});
-        }
-    }
-};
+/// Parks the calling coroutine until w.wake(): `bool cancelled = co_await park(w);`. Gives
+/// true if the awaiting task's cancellation was recorded by the time it resumed (while parked,
+/// or after the wake but before it ran), and clears it: Asio's cancellation is sticky, aio
+/// delivers it once, so the caller throws cancelled_error (or undoes what it was granted first)
+/// and later awaits, e.g. cleanup, run normally.
+inline park_operation park(waiter& w) {
+    return park_operation{&w, false};
+}
 
-/// Parks the calling coroutine until w.wake(). Await with `co_await suspend(w)`.
-inline auto suspend(waiter& w) {
-    return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, void()>(
-        suspend_initiation{}, boost::asio::use_awaitable, &w);
+/// A waiter that only yields.
+class yield_waiter final : public waiter {};
+
+/// Yields to the loop once: the caller goes to the back of the ready queue (everything woken
+/// before it runs first; asyncio's sleep(0)), or is posted to its executor off the loop.
+/// `bool cancelled = co_await yield_now(w);`, as park.
+inline park_operation yield_now(yield_waiter& w) {
+    return park_operation{&w, true};
 }
 
 /// Delivers a recorded cancellation once: if the running coroutine's cancellation state says
 /// cancelled, clears it (so later awaits, e.g. cleanup, run normally) and throws
-/// cancelled_error. Every aio await calls this after it resumes.
+/// cancelled_error. For awaits that do not park (park reports it itself).
 ///   auto cs = co_await boost::asio::this_coro::cancellation_state;
 ///   detail::check_cancelled(cs);
 inline void check_cancelled(boost::asio::cancellation_state cs) {

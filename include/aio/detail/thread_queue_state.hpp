@@ -173,14 +173,14 @@ public:
                 deliver_cancellation_before_parking(cs);
                 park_locked(w, putters_);
             }
-            co_await suspend(w);
-            if (cs.cancelled() != boost::asio::cancellation_type::none) {
+            bool cancelled = co_await park(w);
+            if (cancelled) {
                 std::lock_guard lock(mutex_);
                 // This await may have been woken for a free slot: leave it to the next putter.
                 if (!full_locked()) {
                     wake_first_locked(putters_);
                 }
-                check_cancelled(cs);
+                throw cancelled_error();
             }
         }
     }
@@ -201,14 +201,14 @@ public:
                 deliver_cancellation_before_parking(cs);
                 park_locked(w, getters_);
             }
-            co_await suspend(w);
-            if (cs.cancelled() != boost::asio::cancellation_type::none) {
+            bool cancelled = co_await park(w);
+            if (cancelled) {
                 std::lock_guard lock(mutex_);
                 // This await may have been woken for an item: leave it to the next getter.
                 if (!items_.empty()) {
                     wake_first_locked(getters_);
                 }
-                check_cancelled(cs);
+                throw cancelled_error();
             }
         }
     }
@@ -225,8 +225,10 @@ public:
             deliver_cancellation_before_parking(cs);
             park_locked(w, close_waiters_);
         }
-        co_await suspend(w);
-        check_cancelled(cs);
+        bool cancelled = co_await park(w);
+        if (cancelled) {
+            throw cancelled_error();
+        }
     }
 
 private:

@@ -18,7 +18,7 @@ namespace aio::detail {
 class wait_queue;
 
 /// One await parked in a wait_queue. It lives in the awaiting coroutine's frame: constructing it
-/// joins the back of the queue, `co_await suspend(w)` parks the coroutine, and once the
+/// joins the back of the queue, `co_await park(w)` parks the coroutine, and once the
 /// coroutine runs again the waiter says why it was woken:
 /// - granted(): the primitive chose it and handed it what it waited for (the lock, a permit, a
 ///   notification, the set event, a barrier's trip) - possibly with a number, grant_value();
@@ -41,7 +41,7 @@ public:
 
     /// Cancellation while queued: leave the queue and wake. Once granted, the waiter is no
     /// longer queued and this does nothing: the await finds the cancellation recorded when it
-    /// resumes and gives the grant back (see check_cancelled below).
+    /// resumes and gives the grant back (see settle_wait below).
     void on_cancel() override;
 
 private:
@@ -145,20 +145,16 @@ inline void queued_waiter::on_cancel() {
     }
 }
 
-/// What every await parked on a wait_queue does as soon as it runs again. If its task was
-/// cancelled - while parked, or after the grant but before the coroutine ran again (the
-/// cancellation was then only recorded) - it clears the cancellation (delivered once, as the
-/// one-argument check_cancelled does), calls give_back() if the waiter had been granted, so
-/// that the lock, permit or notification passes on instead of leaking, and throws
-/// cancelled_error. Otherwise it returns, and the waiter is granted() or refused().
+/// What every await parked on a wait_queue does as soon as it runs again, given what park()
+/// said. If its task was cancelled - while parked, or after the grant but before the coroutine
+/// ran again (the cancellation was then only recorded) - it calls give_back() if the waiter had
+/// been granted, so that the lock, permit or notification passes on instead of leaking, and
+/// throws cancelled_error. Otherwise it returns, and the waiter is granted() or refused().
 template <class GiveBack>
-void check_cancelled(boost::asio::cancellation_state cs, const queued_waiter& w,
-                     GiveBack&& give_back) {
-    bool cancelled = cs.cancelled() != boost::asio::cancellation_type::none;
+void settle_wait(bool cancelled, const queued_waiter& w, GiveBack&& give_back) {
     if (!cancelled && (w.granted() || w.refused())) {
         return;
     }
-    cs.clear();
     if (w.granted()) {
         std::forward<GiveBack>(give_back)();
     }
