@@ -36,7 +36,7 @@ namespace detail {
 /// thread-safe) is only touched on the loop; the exception object too is released there, where
 /// the loop may have been reading it (libstdc++'s exception_ptr count is invisible to TSan).
 template <class R>
-class executor_job {
+class executor_job final : public handed_over {
 public:
     explicit executor_job(future<R> result) noexcept : result_(std::move(result)) {}
     executor_job(const executor_job&) = delete;
@@ -47,13 +47,7 @@ public:
     /// can no longer set its future: a failure is reported here instead of being lost.
     ~executor_job() {
         if (!completed_ && error_ && !dropped_) {
-            exception_context ctx{"Future exception was never retrieved", error_,
-                                  "run_in_executor"};
-            if (running_loop != nullptr) {
-                running_loop->report(ctx);
-            } else {
-                default_exception_handler(ctx);
-            }
+            report_here({"Future exception was never retrieved", error_, "run_in_executor"});
         }
     }
 
@@ -77,6 +71,18 @@ public:
     void drop() noexcept { dropped_ = true; }
 
     // --- the loop ---
+
+    /// On the loop: completes the future and frees the job.
+    void run_on_loop() noexcept override {
+        try {
+            complete();
+        } catch (...) {
+            report_here({"exception completing an executor job", std::current_exception(), {}});
+        }
+        delete this;
+    }
+    /// The loop closed before the job's completion ran (see the destructor).
+    void discard() noexcept override { delete this; }
 
     /// Sets the future, unless it was cancelled meanwhile (its awaiter was): then the result,
     /// value or exception, is dropped, as asyncio drops it.
@@ -102,13 +108,6 @@ private:
     std::exception_ptr error_;
     bool dropped_ = false;
     bool completed_ = false;
-};
-
-/// The function object posted to the loop to complete a job there.
-template <class R>
-struct job_completion {
-    std::unique_ptr<executor_job<R>> job;
-    void operator()() { job->complete(); }
 };
 
 /// What the executor runs: the call with its own copies of the arguments. Runs the call, or,
@@ -137,13 +136,14 @@ public:
 private:
     void hand_back() {
         std::shared_ptr<loop_core> loop = std::move(loop_);
-        job_completion<R> completion{std::move(job_)};
-        if (!loop->post_threadsafe(std::move(completion))) {
+        if (loop->hand_over(*job_)) {
+            job_.release(); // the loop frees it once it has run
+        } else {
             // The loop closed before the call ended (it outlived shutdown_timeout; run reported
             // that). The job refers to a loop-affine future that the loop's thread may still
             // hold: it is kept (unfreed, still reachable) rather than freed here, as the
             // abandoned pool is.
-            loop_core::keep_forever(std::shared_ptr<void>(std::move(completion.job)));
+            loop_core::keep_forever(std::shared_ptr<void>(std::move(job_)));
         }
         loop->job_finished();
     }

@@ -189,12 +189,13 @@ private:
                 body_.resume();
             } while (p.state() == body_state::awaiting);
             if (p.state() == body_state::yielded) {
-                report({"an asynchronous generator ignored close: it yielded after "
-                        "generator_exit",
-                        nullptr,
-                        {}});
+                detail::report_here({"an asynchronous generator ignored close: it yielded after "
+                                     "generator_exit",
+                                     nullptr,
+                                     {}});
             } else if (std::exception_ptr e = p.take_error(); e && !is_cancellation(e)) {
-                report({"an error occurred during closing of an asynchronous generator", e, {}});
+                detail::report_here(
+                    {"an error occurred during closing of an asynchronous generator", e, {}});
             }
         }
         body_.destroy();
@@ -208,14 +209,6 @@ private:
             return true;
         } catch (...) {
             return false;
-        }
-    }
-
-    static void report(const exception_context& ctx) noexcept {
-        if (detail::running_loop != nullptr) {
-            detail::running_loop->report(ctx);
-        } else {
-            default_exception_handler(ctx);
         }
     }
 

@@ -76,11 +76,15 @@ class loop {
 public:
     explicit loop(std::shared_ptr<detail::loop_core> core) noexcept : core_(std::move(core)) {}
 
-    /// The io_context's executor: construct Asio objects (sockets, timers) with it. Both throw
-    /// std::logic_error when the loop is closed (its io_context is gone).
-    boost::asio::io_context::executor_type get_executor() const {
+    /// The loop's executor: construct Asio objects (sockets, timers) with it, or with the
+    /// task's own (`co_await boost::asio::this_coro::executor`). It runs on the io_context; its
+    /// type is the one aio's tasks run on, so an operation of such an object completes into a
+    /// task without Asio's type-erased dispatch (an object made with `context()` directly works
+    /// too, a little slower). Both throw std::logic_error when the loop is closed (its
+    /// io_context is gone).
+    boost::asio::any_io_executor get_executor() const {
         require_open();
-        return core_->executor();
+        return detail::make_task_executor(core_->executor(), nullptr);
     }
     boost::asio::io_context& context() const {
         require_open();

@@ -52,6 +52,23 @@ protected:
     ~done_waiter() = default;
 };
 
+/// Something another thread hands to a loop to run there (an executor job's result). Nodes are
+/// intrusive: handing over allocates nothing.
+class handed_over {
+public:
+    /// Runs on the loop. Must not throw: the items after it in the batch run too.
+    virtual void run_on_loop() noexcept = 0;
+    /// The loop closed before it ran: release it, on the loop's thread.
+    virtual void discard() noexcept = 0;
+
+protected:
+    ~handed_over() = default;
+
+private:
+    friend class loop_core;
+    handed_over* next_handed_ = nullptr;
+};
+
 /// Process-wide bookkeeping of the signals aio handles: what each signal's disposition was before
 /// the first aio handler for it, so that removing the last one restores it (Asio's own removal
 /// always restores SIG_DFL, which would, say, make an inherited SIG_IGN deadly).
@@ -167,6 +184,26 @@ public:
     bool is_closed() const {
         std::lock_guard lock(mutex_);
         return open_ctx_ == nullptr;
+    }
+    /// Queues `item` to run on the loop; false (not taken) once the loop is closed. Items
+    /// handed over while the loop has not run the previous ones yet join their batch: one post,
+    /// one wake-up of the loop's thread, for all of them (executor jobs ending together).
+    bool hand_over(handed_over& item) {
+        std::lock_guard lock(mutex_);
+        if (open_ctx_ == nullptr) {
+            return false;
+        }
+        if (handed_tail_ != nullptr) {
+            handed_tail_->next_handed_ = &item;
+        } else {
+            handed_head_ = &item;
+        }
+        handed_tail_ = &item;
+        if (!handed_posted_) {
+            handed_posted_ = true;
+            boost::asio::post(*open_ctx_, [this] { run_handed_over(); });
+        }
+        return true;
     }
 
     // --- executor jobs: counted so that shutdown can wait for them ---
@@ -328,6 +365,29 @@ public:
 private:
     friend class state_base;
 
+    handed_over* take_handed_over() noexcept {
+        std::lock_guard lock(mutex_);
+        handed_posted_ = false;
+        handed_tail_ = nullptr;
+        return std::exchange(handed_head_, nullptr);
+    }
+    void run_handed_over() noexcept {
+        handed_over* batch = take_handed_over();
+        while (handed_over* item = batch) {
+            batch = std::exchange(item->next_handed_, nullptr);
+            item->run_on_loop();
+        }
+    }
+    /// The loop closes (nothing can be handed over any more): what was handed over and not run
+    /// is released here, on the loop's thread.
+    void discard_handed_over() noexcept {
+        handed_over* batch = take_handed_over();
+        while (handed_over* item = batch) {
+            batch = std::exchange(item->next_handed_, nullptr);
+            item->discard();
+        }
+    }
+
     static std::uint64_t next_loop_id() noexcept {
         static std::atomic<std::uint64_t> next{1};
         return next.fetch_add(1, std::memory_order_relaxed);
@@ -378,6 +438,9 @@ private:
 
     mutable std::mutex mutex_;
     boost::asio::io_context* open_ctx_;
+    handed_over* handed_head_ = nullptr; // under mutex_
+    handed_over* handed_tail_ = nullptr;
+    bool handed_posted_ = false;
     bool wake_when_idle_ = false;
     std::atomic<std::size_t> jobs_{0};
     std::unique_ptr<boost::asio::thread_pool> pool_;
@@ -393,6 +456,17 @@ private:
 
 /// The loop running on this thread (asyncio's running loop), or nullptr.
 inline thread_local loop_core* running_loop = nullptr;
+
+/// Reports through the exception handler of the loop running on this thread, or the default
+/// handler when no loop runs here (what runs outside any loop: a destructor, a generator closed
+/// after its loop ended).
+inline void report_here(const exception_context& ctx) noexcept {
+    if (running_loop != nullptr) {
+        running_loop->report(ctx);
+    } else {
+        default_exception_handler(ctx);
+    }
+}
 
 inline loop_core& require_running_loop() {
     if (running_loop == nullptr) {
@@ -768,6 +842,7 @@ inline void loop_core::close_finished() noexcept {
     mark_closed();
     signal_handlers_.clear();
     work_.reset();
+    discard_handed_over();
     ready_.discard_all(); // awaits of coroutines that are not tasks, woken but not run
     deadlines_.close();
     ctx_.reset(); // destroys handlers still queued; every task has ended, so no parked frame
@@ -861,6 +936,7 @@ inline loop_core::~loop_core() {
     work_.reset();
     release_pool(running_jobs() == 0);
     if (tasks_.empty()) {
+        discard_handed_over();
         ready_.discard_all();
         deadlines_.close();
         ctx_.reset();

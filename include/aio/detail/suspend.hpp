@@ -206,7 +206,7 @@ private:
                 queue_ = q;
             }
             parking_spot* spot = boost::asio::query(*te, boost::asio::execution::allocator).task();
-            if (slot.is_connected() && slot == spot->own_slot()) {
+            if (spot != nullptr && slot.is_connected() && slot == spot->own_slot()) {
                 // The task's own stack: cancel() finds this waiter there, from now until it
                 // resumes, so the resumption reads the cancellation state (a cache miss per
                 // await when n of them resume) only if it was cancelled before or since.

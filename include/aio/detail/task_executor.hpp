@@ -42,7 +42,14 @@ private:
 
 /// The allocator of a task's executor. It allocates as Asio's recycling allocator does; it also
 /// names the task, so that code running in a task can find it (current_task) through the
-/// executor Asio hands every coroutine (this_coro::executor).
+/// executor Asio hands every coroutine (this_coro::executor). The loop's own executor (what
+/// loop::get_executor gives for sockets and timers) has the same type, naming no task.
+///
+/// All of them compare equal: they allocate alike, and Asio compares an I/O object's executor
+/// with its completion handler's to decide whether the completion needs outstanding-work
+/// tracking and a type-erased dispatch. A socket made with the loop's executor, completing
+/// into any task, takes Asio's direct path (a socket of a plain io_context executor, another
+/// type, would not).
 template <class T>
 class task_allocator {
 public:
@@ -57,8 +64,8 @@ public:
 
     parking_spot* task() const noexcept { return task_; }
     template <class U>
-    bool operator==(const task_allocator<U>& o) const noexcept {
-        return task_ == o.task();
+    bool operator==(const task_allocator<U>&) const noexcept {
+        return true;
     }
 
 private:
