@@ -2,9 +2,9 @@
 // named once, and the one place in aio that looks at Asio's version.
 //
 // Checked against Asio 1.26 (Boost 1.81), 1.32 (Boost 1.86) and 1.38 (Boost 1.90): CI builds
-// and runs the test suite with each. Every item below is spelled and behaves alike in all
-// three, so none needs a version branch yet; when a release changes one, the branch goes here,
-// next to the item, with what changed in which release.
+// the tests and examples with each, and runs them with 1.26 and 1.38. Every item below is
+// spelled and behaves alike in all three, so none needs a version branch yet; when a release
+// changes one, the branch goes here, next to the item, with what changed in which release.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
