@@ -198,8 +198,21 @@ public:
 
     /// Runs a scheduled task's first step (tasks override it). Called once, by the loop.
     virtual void start() {}
-    void run_ready() final { start(); }
-    /// The loop closed before the task started: the queue's reference goes.
+    /// A task is in its loop's ready queue first to start, later (at most once at a time) to
+    /// deliver a deferred cancellation (see defer_cancel).
+    void run_ready() final {
+        if (!started_) {
+            started_ = true;
+            start();
+            return;
+        }
+        ref<state_base> self = ref<state_base>::adopt(this); // what defer_cancel added
+        cancel_deferred_ = false;
+        if (!done() && cancel_requests_ > 0) { // not withdrawn by uncancel meanwhile
+            emit_cancel();
+        }
+    }
+    /// The loop closed before the item ran: the queue's reference goes.
     void discard_ready() noexcept final { release(); }
 
     /// Records an address inside the task's bottom coroutine frame. Nothing reads it: it keeps
@@ -254,6 +267,7 @@ private:
     status st_ = status::pending;
     bool retrieved_ = false;
     bool first_step_ = false;
+    bool started_ = false;
     bool cancel_deferred_ = false;
     bool emitting_ = false;
     std::uint32_t cancel_requests_ = 0;
@@ -409,19 +423,16 @@ inline loop_core::~loop_core() {
 /// calls cancelling every task. start_task runs that step inline, before the task has parked
 /// anywhere: emitted now, the cancellation would only be recorded, and the task's next await
 /// would throw Asio's operation_aborted as it starts, not aio's cancelled_error once parked. So
-/// the emission waits for the loop's next turn, when the task is parked (its await then throws
-/// cancelled_error) or done.
+/// the emission goes through the loop's ready queue, behind what the step itself queues (its
+/// next await, a sleep(0)): when it runs, the task is parked (its await then throws
+/// cancelled_error) or done. A task not started yet needs none: its start sees the request.
 inline void state_base::defer_cancel() {
-    if (cancel_deferred_ || loop_ == nullptr) {
+    if (cancel_deferred_ || loop_ == nullptr || !started_) {
         return;
     }
     cancel_deferred_ = true;
-    boost::asio::post(loop_->context(), [self = ref<state_base>(this)] {
-        self->cancel_deferred_ = false;
-        if (!self->done() && self->cancel_requests_ > 0) { // not withdrawn by uncancel meanwhile
-            self->emit_cancel();
-        }
-    });
+    add_ref(); // the queue's, adopted by run_ready or released by discard_ready
+    loop_->ready().push(*this);
 }
 
 } // namespace aio::detail
