@@ -2,6 +2,7 @@
 // queue that resumes woken awaits in batches.
 #pragma once
 
+#include <aio/detail/asio_compat.hpp>
 #include <aio/detail/task_executor.hpp>
 #include <aio/error.hpp>
 
@@ -212,7 +213,7 @@ private:
                 // await when n of them resume) only if it was cancelled before or since.
                 spot_ = spot;
                 spot->set_parked(this);
-                maybe_cancelled_ = held.get_cancellation_state().cancelled() !=
+                maybe_cancelled_ = stack_cancellation_state(held).cancelled() !=
                                    boost::asio::cancellation_type::none;
             }
         } else if (q != nullptr &&
@@ -263,7 +264,7 @@ private:
     /// Reads and clears the coroutine's cancellation: Asio's is sticky, aio delivers it once.
     template <class H>
     static bool take_cancellation(H& h) noexcept {
-        boost::asio::cancellation_state cs = h.get_cancellation_state();
+        boost::asio::cancellation_state cs = stack_cancellation_state(h);
         if (cs.cancelled() != boost::asio::cancellation_type::none) {
             cs.clear();
             return true;
@@ -282,7 +283,7 @@ private:
             return false;
         }
         case action::cancelled:
-            return w.handler<H, InPlace>().get_cancellation_state().cancelled() !=
+            return stack_cancellation_state(w.handler<H, InPlace>()).cancelled() !=
                    boost::asio::cancellation_type::none;
         case action::resume: {
             bool maybe = w.maybe_cancelled_;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <aio/awaitable.hpp>
+#include <aio/detail/asio_compat.hpp>
 #include <aio/detail/state.hpp>
 #include <aio/detail/task_executor.hpp>
 #include <aio/error.hpp>
@@ -48,8 +49,7 @@ public:
 /// coroutine inline, so the task may end at once). Every exception is caught here: none may
 /// leave the frame, as Asio would rethrow it out of the loop's run().
 template <class T>
-boost::asio::awaitable<boost::asio::detail::awaitable_thread_entry_point>
-task_entry(ref<task_base<T>> running) {
+bottom_frame task_entry(ref<task_base<T>> running) {
     std::exception_ptr error;
     bool cancelled = false;
     running->anchor_frame(&error);
@@ -99,9 +99,7 @@ void start_task(ref<task_base<T>> running) {
     st->set_own_slot(cs.slot());
     st->set_first_step(true);
     // The first step runs here, inline, up to the body's first suspension (as co_spawn's does).
-    boost::asio::detail::awaitable_thread<boost::asio::any_io_executor>(
-        task_entry<T>(std::move(running)), ex, slot, cs)
-        .launch();
+    launch_stack(task_entry<T>(std::move(running)), ex, slot, cs);
     st->set_first_step(false);
 }
 
