@@ -59,9 +59,10 @@ struct report_log {
 // - Await into a local, then check the local (`int v = co_await t(); CHECK(v == 5);`): a
 //   co_await inside CHECK(...) would sit inside doctest's expression templates, where GCC 12's
 //   coroutine bugs live.
-// - The test fails if the body throws, if it does not reach its end, or if the loop reports
-//   anything while it runs (an exception nobody retrieved, a done callback that threw, a task
-//   abandoned at shutdown). A test about what the loop reports, what run throws or what the
+// - The test fails if the body throws, if run returns before the body reached its end, or if
+//   the loop reports anything while it runs (an exception nobody retrieved, a done callback that
+//   threw, a task abandoned at shutdown). A body parked for good keeps run waiting: ctest's
+//   timeout fails the test. A test about what the loop reports, what run throws or what the
 //   shutdown does is a plain TEST_CASE that checks after aio_test::run returns.
 // - The body's locals end with the body, before run's shutdown cancels the tasks it left: a body
 //   awaits the tasks that use its locals. (A failed REQUIRE leaves them behind; the test has
