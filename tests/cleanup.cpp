@@ -1,5 +1,5 @@
 // Tests of aio/cleanup.hpp: capture, finally, with, uncancel.
-#include "support.hpp"
+#include "fixtures.hpp"
 
 #include <doctest/doctest.h>
 
@@ -23,7 +23,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
+using aio_test::co_throws_as;
 using aio_test::holds;
+using aio_test::start_task;
 
 using events_t = std::vector<std::string>;
 
@@ -45,6 +47,14 @@ aio::awaitable<void> awaiting_cleanup(events_t& events) {
     co_await aio::sleep(0s);
     co_await aio::sleep(0s);
     events.push_back("cleanup end");
+}
+
+/// Parks on a raw Asio timer (cancellation arrives as operation_aborted and stays pending).
+aio::awaitable<void> raw_wait_an_hour(aio::future<void>& started) {
+    auto ex = co_await boost::asio::this_coro::executor;
+    boost::asio::steady_timer timer(ex, std::chrono::hours(1));
+    started.set_result();
+    co_await timer.async_wait(boost::asio::use_awaitable);
 }
 
 /// An asynchronous resource recording what aio::with does with it.
@@ -72,167 +82,123 @@ struct recording_resource {
 
 } // namespace
 
-TEST_CASE("finally runs the cleanup on success and returns the value") {
+AIO_TEST_CASE("finally runs the cleanup on success and returns the value") {
     events_t events;
-    int value = 0;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        value = co_await aio::finally(body_value(events, 5), awaiting_cleanup(events));
-        events.push_back("after");
-    });
+    int value = co_await aio::finally(body_value(events, 5), awaiting_cleanup(events));
     CHECK(value == 5);
-    CHECK(events == events_t{"body", "cleanup start", "cleanup end", "after"});
+    CHECK(events == events_t{"body", "cleanup start", "cleanup end"});
 }
 
-TEST_CASE("finally with callables runs the cleanup on success") {
+AIO_TEST_CASE("finally with callables runs the cleanup on success") {
     events_t events;
-    int value = 0;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        int base = 40;
-        value = co_await aio::finally(
-            [&]() -> aio::awaitable<int> {
-                events.push_back("body");
-                co_await aio::sleep(0s);
-                co_return base + 2;
-            },
-            [&]() -> aio::awaitable<void> { co_await awaiting_cleanup(events); });
-    });
+    int base = 40;
+    int value = co_await aio::finally(
+        [&]() -> aio::awaitable<int> {
+            events.push_back("body");
+            co_await aio::sleep(0s);
+            co_return base + 2;
+        },
+        [&]() -> aio::awaitable<void> { co_await awaiting_cleanup(events); });
     CHECK(value == 42);
     CHECK(events == events_t{"body", "cleanup start", "cleanup end"});
 }
 
-TEST_CASE("finally runs the cleanup on error and rethrows the error after it") {
+AIO_TEST_CASE("finally runs the cleanup on error and rethrows the error after it") {
     events_t events;
     std::string error;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        try {
-            co_await aio::finally(body_failing(events, "body failed"), awaiting_cleanup(events));
-            events.push_back("not reached");
-        } catch (const std::runtime_error& e) {
-            error = e.what();
-            events.push_back("caught");
-        }
-    });
+    try {
+        co_await aio::finally(body_failing(events, "body failed"), awaiting_cleanup(events));
+        events.push_back("not reached");
+    } catch (const std::runtime_error& e) {
+        error = e.what();
+        events.push_back("caught");
+    }
     CHECK(error == "body failed");
     CHECK(events == events_t{"body", "cleanup start", "cleanup end", "caught"});
 }
 
-TEST_CASE("finally lets an exception from the cleanup replace the body error") {
+AIO_TEST_CASE("finally lets an exception from the cleanup replace the body error") {
     events_t events;
     std::string logic;
     bool runtime = false;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        try {
-            co_await aio::finally(body_failing(events, "body failed"),
-                                  [&]() -> aio::awaitable<void> {
-                                      co_await awaiting_cleanup(events);
-                                      throw std::logic_error("cleanup failed");
-                                  });
-        } catch (const std::logic_error& e) {
-            logic = e.what();
-        } catch (const std::runtime_error&) {
-            runtime = true;
-        }
-    });
+    try {
+        co_await aio::finally(body_failing(events, "body failed"), [&]() -> aio::awaitable<void> {
+            co_await awaiting_cleanup(events);
+            throw std::logic_error("cleanup failed");
+        });
+    } catch (const std::logic_error& e) {
+        logic = e.what();
+    } catch (const std::runtime_error&) {
+        runtime = true;
+    }
     CHECK(logic == "cleanup failed");
     CHECK_FALSE(runtime);
     CHECK(events == events_t{"body", "cleanup start", "cleanup end"});
 }
 
-TEST_CASE("finally runs an awaiting cleanup on cancellation then propagates cancelled_error") {
+AIO_TEST_CASE("finally runs an awaiting cleanup on cancellation then propagates cancelled_error") {
     events_t events;
-    bool main_saw_cancelled = false;
-    bool task_cancelled = false;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        aio::future<void> started;
-        auto t = aio::create_task([&]() -> aio::awaitable<void> {
-            co_await aio::finally(
-                [&]() -> aio::awaitable<void> {
-                    started.set_result();
-                    co_await aio::sleep(1h);
-                    events.push_back("body end");
-                },
-                awaiting_cleanup(events));
-            events.push_back("after finally");
-        });
-        co_await started();
-        t.cancel();
-        try {
-            co_await t();
-        } catch (const aio::cancelled_error&) {
-            main_saw_cancelled = true;
-            events.push_back("caught");
-        }
-        task_cancelled = t.cancelled();
+    auto t = co_await start_task([&](aio::future<void> started) -> aio::awaitable<void> {
+        co_await aio::finally(
+            [&]() -> aio::awaitable<void> {
+                started.set_result();
+                co_await aio::sleep(1h);
+                events.push_back("body end");
+            },
+            awaiting_cleanup(events));
+        events.push_back("after finally");
     });
-    CHECK(main_saw_cancelled);
-    CHECK(task_cancelled);
-    CHECK(events == events_t{"cleanup start", "cleanup end", "caught"});
-}
-
-TEST_CASE("finally runs an awaiting cleanup after a raw Asio operation is cancelled") {
-    events_t events;
-    bool task_cancelled = false;
-    bool saw_cancelled = false;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        aio::future<void> started;
-        auto t = aio::create_task([&]() -> aio::awaitable<void> {
-            co_await aio::finally(
-                [&]() -> aio::awaitable<void> {
-                    auto ex = co_await boost::asio::this_coro::executor;
-                    boost::asio::steady_timer timer(ex, std::chrono::hours(1));
-                    started.set_result();
-                    co_await timer.async_wait(boost::asio::use_awaitable);
-                    events.push_back("body end");
-                },
-                awaiting_cleanup(events));
-            events.push_back("after finally");
-        });
-        co_await started();
-        t.cancel();
-        try {
-            co_await t();
-        } catch (const aio::cancelled_error&) {
-            saw_cancelled = true;
-        }
-        task_cancelled = t.cancelled();
-    });
-    CHECK(saw_cancelled);
-    CHECK(task_cancelled);
+    t.cancel();
+    bool await_threw = co_await co_throws_as<aio::cancelled_error>(t());
+    CHECK(await_threw);
+    CHECK(t.cancelled());
     CHECK(events == events_t{"cleanup start", "cleanup end"});
 }
 
-TEST_CASE("with calls async_enter and async_exit with no exception on success") {
+AIO_TEST_CASE("finally runs an awaiting cleanup after a raw Asio operation is cancelled") {
+    events_t events;
+    auto t = co_await start_task([&](aio::future<void> started) -> aio::awaitable<void> {
+        co_await aio::finally(
+            [&]() -> aio::awaitable<void> {
+                co_await raw_wait_an_hour(started);
+                events.push_back("body end");
+            },
+            awaiting_cleanup(events));
+        events.push_back("after finally");
+    });
+    t.cancel();
+    bool await_threw = co_await co_throws_as<aio::cancelled_error>(t());
+    CHECK(await_threw);
+    CHECK(t.cancelled());
+    CHECK(events == events_t{"cleanup start", "cleanup end"});
+}
+
+AIO_TEST_CASE("with calls async_enter and async_exit with no exception on success") {
     recording_resource res;
-    int value = 0;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        value = co_await aio::with(res, [](recording_resource& r) -> aio::awaitable<int> {
-            r.events.push_back("body");
-            co_await aio::sleep(0s);
-            co_return 3;
-        });
-        res.events.push_back("after");
+    int value = co_await aio::with(res, [](recording_resource& r) -> aio::awaitable<int> {
+        r.events.push_back("body");
+        co_await aio::sleep(0s);
+        co_return 3;
     });
     CHECK(value == 3);
     CHECK(res.exit_called);
     CHECK(res.exit_error == nullptr);
-    CHECK(res.events == events_t{"enter", "body", "exit start", "exit end", "after"});
+    CHECK(res.events == events_t{"enter", "body", "exit start", "exit end"});
 }
 
-TEST_CASE("with passes the body error to async_exit and rethrows it") {
+AIO_TEST_CASE("with passes the body error to async_exit and rethrows it") {
     recording_resource res;
     std::string error;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        try {
-            co_await aio::with(res, [](recording_resource& r) -> aio::awaitable<void> {
-                r.events.push_back("body");
-                co_await aio::sleep(0s);
-                throw std::runtime_error("body failed");
-            });
-        } catch (const std::runtime_error& e) {
-            error = e.what();
-            res.events.push_back("caught");
-        }
-    });
+    try {
+        co_await aio::with(res, [](recording_resource& r) -> aio::awaitable<void> {
+            r.events.push_back("body");
+            co_await aio::sleep(0s);
+            throw std::runtime_error("body failed");
+        });
+    } catch (const std::runtime_error& e) {
+        error = e.what();
+        res.events.push_back("caught");
+    }
     CHECK(error == "body failed");
     CHECK(res.exit_called);
     CHECK(holds<std::runtime_error>(res.exit_error));
@@ -240,160 +206,115 @@ TEST_CASE("with passes the body error to async_exit and rethrows it") {
     CHECK(res.events == events_t{"enter", "body", "exit start", "exit end", "caught"});
 }
 
-TEST_CASE("with awaits async_exit on cancellation then propagates cancelled_error") {
+AIO_TEST_CASE("with awaits async_exit on cancellation then propagates cancelled_error") {
     recording_resource res;
-    bool main_saw_cancelled = false;
-    bool task_cancelled = false;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        aio::future<void> started;
-        auto t = aio::create_task([&]() -> aio::awaitable<void> {
-            co_await aio::with(res, [&](recording_resource& r) -> aio::awaitable<void> {
-                r.events.push_back("body");
-                started.set_result();
-                co_await aio::sleep(1h);
-                r.events.push_back("body end");
-            });
-            res.events.push_back("after with");
+    auto t = co_await start_task([&](aio::future<void> started) -> aio::awaitable<void> {
+        co_await aio::with(res, [&](recording_resource& r) -> aio::awaitable<void> {
+            r.events.push_back("body");
+            started.set_result();
+            co_await aio::sleep(1h);
+            r.events.push_back("body end");
         });
-        co_await started();
-        t.cancel();
-        try {
-            co_await t();
-        } catch (const aio::cancelled_error&) {
-            main_saw_cancelled = true;
-            res.events.push_back("caught");
-        }
-        task_cancelled = t.cancelled();
+        res.events.push_back("after with");
     });
-    CHECK(main_saw_cancelled);
-    CHECK(task_cancelled);
+    t.cancel();
+    bool await_threw = co_await co_throws_as<aio::cancelled_error>(t());
+    CHECK(await_threw);
+    CHECK(t.cancelled());
     CHECK(res.exit_called);
     CHECK(aio::is_cancellation(res.exit_error));
-    CHECK(res.events == events_t{"enter", "body", "exit start", "exit end", "caught"});
+    CHECK(res.events == events_t{"enter", "body", "exit start", "exit end"});
 }
 
-TEST_CASE("with lets an exception from async_exit replace the body error") {
+AIO_TEST_CASE("with lets an exception from async_exit replace the body error") {
     recording_resource res;
     res.throw_on_exit = true;
     std::string logic;
     bool runtime = false;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        try {
-            co_await aio::with(res, [](recording_resource&) -> aio::awaitable<void> {
-                co_await aio::sleep(0s);
-                throw std::runtime_error("body failed");
-            });
-        } catch (const std::logic_error& e) {
-            logic = e.what();
-        } catch (const std::runtime_error&) {
-            runtime = true;
-        }
-    });
+    try {
+        co_await aio::with(res, [](recording_resource&) -> aio::awaitable<void> {
+            co_await aio::sleep(0s);
+            throw std::runtime_error("body failed");
+        });
+    } catch (const std::logic_error& e) {
+        logic = e.what();
+    } catch (const std::runtime_error&) {
+        runtime = true;
+    }
     CHECK(logic == "exit failed");
     CHECK_FALSE(runtime);
     CHECK(holds<std::runtime_error>(res.exit_error));
 }
 
-TEST_CASE("with propagates an exception from async_exit after a successful body") {
+AIO_TEST_CASE("with propagates an exception from async_exit after a successful body") {
     recording_resource res;
     res.throw_on_exit = true;
     std::string logic;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        try {
-            co_await aio::with(res, [](recording_resource&) -> aio::awaitable<int> {
-                co_await aio::sleep(0s);
-                co_return 1;
-            });
-        } catch (const std::logic_error& e) {
-            logic = e.what();
-        }
-    });
+    try {
+        co_await aio::with(res, [](recording_resource&) -> aio::awaitable<int> {
+            co_await aio::sleep(0s);
+            co_return 1;
+        });
+    } catch (const std::logic_error& e) {
+        logic = e.what();
+    }
     CHECK(logic == "exit failed");
     CHECK(res.exit_called);
     CHECK(res.exit_error == nullptr);
 }
 
-TEST_CASE("without uncancel an await after a caught raw Asio cancellation throws again") {
+AIO_TEST_CASE("without uncancel an await after a caught raw Asio cancellation throws again") {
     bool first_aborted = false;
     bool second_aborted = false;
     bool second_other = false;
     bool reached_after = false;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        aio::future<void> started;
-        auto t = aio::create_task([&]() -> aio::awaitable<void> {
-            auto ex = co_await boost::asio::this_coro::executor;
-            boost::asio::steady_timer timer(ex, std::chrono::hours(1));
-            started.set_result();
-            try {
-                co_await timer.async_wait(boost::asio::use_awaitable);
-            } catch (const boost::system::system_error& e) {
-                first_aborted = e.code() == boost::asio::error::operation_aborted;
-            }
-            try {
-                co_await aio::sleep(0s);
-                reached_after = true;
-            } catch (const boost::system::system_error& e) {
-                second_aborted = e.code() == boost::asio::error::operation_aborted;
-            } catch (...) {
-                second_other = true;
-            }
-        });
-        co_await started();
-        t.cancel();
-        co_await t.wait_done();
+    auto t = co_await start_task([&](aio::future<void> started) -> aio::awaitable<void> {
+        try {
+            co_await raw_wait_an_hour(started);
+        } catch (const boost::system::system_error& e) {
+            first_aborted = e.code() == boost::asio::error::operation_aborted;
+        }
+        try {
+            co_await aio::sleep(0s);
+            reached_after = true;
+        } catch (const boost::system::system_error& e) {
+            second_aborted = e.code() == boost::asio::error::operation_aborted;
+        } catch (...) {
+            second_other = true;
+        }
     });
+    t.cancel();
+    co_await t.wait_done();
     CHECK(first_aborted);
     CHECK(second_aborted);
     CHECK_FALSE(second_other);
     CHECK_FALSE(reached_after);
 }
 
-TEST_CASE("uncancel lets a task await cleanup after a caught raw Asio cancellation") {
+AIO_TEST_CASE("uncancel lets a task await cleanup after a caught raw Asio cancellation") {
     bool first_aborted = false;
     events_t events;
-    bool main_saw_cancelled = false;
-    bool task_cancelled = false;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        aio::future<void> started;
-        auto t = aio::create_task([&]() -> aio::awaitable<void> {
-            auto ex = co_await boost::asio::this_coro::executor;
-            boost::asio::steady_timer timer(ex, std::chrono::hours(1));
-            started.set_result();
-            std::exception_ptr cancel;
-            try {
-                co_await timer.async_wait(boost::asio::use_awaitable);
-            } catch (const boost::system::system_error& e) {
-                first_aborted = e.code() == boost::asio::error::operation_aborted;
-                cancel = std::current_exception();
-            }
-            co_await aio::uncancel();
-            co_await awaiting_cleanup(events);
-            std::rethrow_exception(cancel);
-        });
-        co_await started();
-        t.cancel();
+    auto t = co_await start_task([&](aio::future<void> started) -> aio::awaitable<void> {
+        std::exception_ptr cancel;
         try {
-            co_await t();
-        } catch (const aio::cancelled_error&) {
-            main_saw_cancelled = true;
+            co_await raw_wait_an_hour(started);
+        } catch (const boost::system::system_error& e) {
+            first_aborted = e.code() == boost::asio::error::operation_aborted;
+            cancel = std::current_exception();
         }
-        task_cancelled = t.cancelled();
+        co_await aio::uncancel();
+        co_await awaiting_cleanup(events);
+        std::rethrow_exception(cancel);
     });
+    t.cancel();
+    bool await_threw = co_await co_throws_as<aio::cancelled_error>(t());
     CHECK(first_aborted);
     CHECK(events == events_t{"cleanup start", "cleanup end"});
-    CHECK(main_saw_cancelled);
-    CHECK(task_cancelled);
+    CHECK(await_threw);
+    CHECK(t.cancelled());
 }
 
 namespace {
-
-/// Parks on a raw Asio timer (cancellation arrives as operation_aborted and stays pending).
-aio::awaitable<void> raw_wait_an_hour(aio::future<void>& started) {
-    auto ex = co_await boost::asio::this_coro::executor;
-    boost::asio::steady_timer timer(ex, std::chrono::hours(1));
-    started.set_result();
-    co_await timer.async_wait(boost::asio::use_awaitable);
-}
 
 /// A resource whose async_enter gives the body something other than itself (a connection
 /// object whose `__aenter__` returns a cursor, say).
@@ -446,273 +367,219 @@ struct failing_enter {
 
 } // namespace
 
-TEST_CASE("capture returns the value of the work in an outcome") {
+AIO_TEST_CASE("capture returns the value of the work in an outcome") {
     events_t events;
-    bool has_value = false;
-    int value = 0;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        aio::outcome<int> r = co_await aio::capture(body_value(events, 4));
-        has_value = r.has_value();
-        value = r.value();
-    });
-    CHECK(has_value);
-    CHECK(value == 4);
+    aio::outcome<int> r = co_await aio::capture(body_value(events, 4));
+    CHECK(r.has_value());
+    CHECK(r.value() == 4);
     CHECK(events == events_t{"body"});
 }
 
-TEST_CASE("capture holds the exception of the work instead of throwing it") {
+AIO_TEST_CASE("capture holds the exception of the work instead of throwing it") {
     events_t events;
-    bool has_value = true;
-    std::string held;
+    aio::outcome<int> r = co_await aio::capture(body_failing(events, "work failed"));
+    CHECK_FALSE(r.has_value());
+    CHECK(aio::describe(r.exception()) == "work failed");
+    co_await awaiting_cleanup(events);
     std::string rethrown;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        aio::outcome<int> r = co_await aio::capture(body_failing(events, "work failed"));
-        has_value = r.has_value();
-        held = aio::describe(r.exception());
-        co_await awaiting_cleanup(events);
-        try {
-            r.value();
-        } catch (const std::runtime_error& e) {
-            rethrown = e.what();
-        }
-    });
-    CHECK_FALSE(has_value);
-    CHECK(held == "work failed");
+    try {
+        r.value();
+    } catch (const std::runtime_error& e) {
+        rethrown = e.what();
+    }
     CHECK(rethrown == "work failed");
     CHECK(events == events_t{"body", "cleanup start", "cleanup end"});
 }
 
-TEST_CASE("capture of a cancelled work lets the cleanup await, then the rethrow ends the task "
-          "cancelled") {
+AIO_TEST_CASE("capture of a cancelled work lets the cleanup await, then the rethrow ends the task "
+              "cancelled") {
     events_t events;
     bool outcome_cancelled = false;
-    bool task_cancelled = false;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        aio::future<void> started;
-        auto t = aio::create_task([&]() -> aio::awaitable<void> {
-            auto work = [&]() -> aio::awaitable<void> {
-                started.set_result();
-                co_await aio::sleep(1h);
-                events.push_back("work end");
-            };
-            aio::outcome<std::monostate> r = co_await aio::capture(work);
-            outcome_cancelled = r.cancelled();
-            if (r.cancelled()) {
-                co_await awaiting_cleanup(events);
-            }
-            r.value();
-            events.push_back("not reached");
-        });
-        co_await started();
-        t.cancel();
-        co_await t.wait_done();
-        task_cancelled = t.cancelled();
+    auto t = co_await start_task([&](aio::future<void> started) -> aio::awaitable<void> {
+        auto work = [&]() -> aio::awaitable<void> {
+            started.set_result();
+            co_await aio::sleep(1h);
+            events.push_back("work end");
+        };
+        aio::outcome<std::monostate> r = co_await aio::capture(work);
+        outcome_cancelled = r.cancelled();
+        if (r.cancelled()) {
+            co_await awaiting_cleanup(events);
+        }
+        r.value();
+        events.push_back("not reached");
     });
+    t.cancel();
+    co_await t.wait_done();
     CHECK(outcome_cancelled);
-    CHECK(task_cancelled);
+    CHECK(t.cancelled());
     CHECK(events == events_t{"cleanup start", "cleanup end"});
 }
 
-TEST_CASE("capture clears a raw Asio cancellation so that the cleanup can await") {
+AIO_TEST_CASE("capture clears a raw Asio cancellation so that the cleanup can await") {
     events_t events;
     bool aborted = false;
     bool outcome_cancelled = false;
-    bool task_cancelled = false;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        aio::future<void> started;
-        auto t = aio::create_task([&]() -> aio::awaitable<void> {
-            auto r = co_await aio::capture(raw_wait_an_hour(started));
-            outcome_cancelled = r.cancelled();
-            try {
-                std::rethrow_exception(r.exception());
-            } catch (const boost::system::system_error& e) {
-                aborted = e.code() == boost::asio::error::operation_aborted;
-            } catch (...) {
-            }
-            co_await awaiting_cleanup(events); // would throw operation_aborted without the clear
-            r.value();
-        });
-        co_await started();
-        t.cancel();
-        co_await t.wait_done();
-        task_cancelled = t.cancelled();
+    auto t = co_await start_task([&](aio::future<void> started) -> aio::awaitable<void> {
+        auto r = co_await aio::capture(raw_wait_an_hour(started));
+        outcome_cancelled = r.cancelled();
+        try {
+            std::rethrow_exception(r.exception());
+        } catch (const boost::system::system_error& e) {
+            aborted = e.code() == boost::asio::error::operation_aborted;
+        } catch (...) {
+        }
+        co_await awaiting_cleanup(events); // would throw operation_aborted without the clear
+        r.value();
     });
+    t.cancel();
+    co_await t.wait_done();
     CHECK(aborted);
     CHECK(outcome_cancelled);
-    CHECK(task_cancelled);
+    CHECK(t.cancelled());
     CHECK(events == events_t{"cleanup start", "cleanup end"});
 }
 
-TEST_CASE("capture turns a value returned with a cancellation still pending into "
-          "cancelled_error") {
+AIO_TEST_CASE(
+    "capture turns a value returned with a cancellation still pending into cancelled_error") {
     events_t events;
     bool has_value = true;
     bool outcome_cancelled = false;
     bool holds_cancelled_error = false;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        aio::future<void> started;
-        auto t = aio::create_task([&]() -> aio::awaitable<void> {
-            auto swallowing = [&]() -> aio::awaitable<int> {
-                try {
-                    co_await raw_wait_an_hour(started);
-                } catch (const boost::system::system_error&) {
-                    events.push_back("swallowed");
-                }
-                co_return 1; // without uncancel(): Asio still counts the coroutine cancelled
-            };
-            aio::outcome<int> r = co_await aio::capture(swallowing);
-            has_value = r.has_value();
-            outcome_cancelled = r.cancelled();
-            holds_cancelled_error = holds<aio::cancelled_error>(r.exception());
-            co_await awaiting_cleanup(events);
-        });
-        co_await started();
-        t.cancel();
-        co_await t.wait_done();
+    auto t = co_await start_task([&](aio::future<void> started) -> aio::awaitable<void> {
+        auto swallowing = [&]() -> aio::awaitable<int> {
+            try {
+                co_await raw_wait_an_hour(started);
+            } catch (const boost::system::system_error&) {
+                events.push_back("swallowed");
+            }
+            co_return 1; // without uncancel(): Asio still counts the coroutine cancelled
+        };
+        aio::outcome<int> r = co_await aio::capture(swallowing);
+        has_value = r.has_value();
+        outcome_cancelled = r.cancelled();
+        holds_cancelled_error = holds<aio::cancelled_error>(r.exception());
+        co_await awaiting_cleanup(events);
     });
+    t.cancel();
+    co_await t.wait_done();
     CHECK_FALSE(has_value);
     CHECK(outcome_cancelled);
     CHECK(holds_cancelled_error);
     CHECK(events == events_t{"swallowed", "cleanup start", "cleanup end"});
 }
 
-TEST_CASE("a cancel after capture returned reaches the next await") {
+AIO_TEST_CASE("a cancel after capture returned reaches the next await") {
     bool has_value = false;
     bool next_await_cancelled = false;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        aio::future<void> captured;
-        aio::future<void> resume;
-        auto t = aio::create_task([&]() -> aio::awaitable<void> {
-            auto quick = []() -> aio::awaitable<int> { co_return 1; };
-            auto r = co_await aio::capture(quick);
-            has_value = r.has_value();
-            captured.set_result();
-            try {
-                co_await resume();
-            } catch (const aio::cancelled_error&) {
-                next_await_cancelled = true;
-            }
-        });
-        co_await captured();
-        t.cancel();
-        co_await t.wait_done();
+    aio::future<void> resume;
+    auto t = co_await start_task([&](aio::future<void> captured) -> aio::awaitable<void> {
+        auto quick = []() -> aio::awaitable<int> { co_return 1; };
+        auto r = co_await aio::capture(quick);
+        has_value = r.has_value();
+        captured.set_result();
+        try {
+            co_await resume();
+        } catch (const aio::cancelled_error&) {
+            next_await_cancelled = true;
+        }
     });
+    t.cancel();
+    co_await t.wait_done();
     CHECK(has_value);
     CHECK(next_await_cancelled);
 }
 
-TEST_CASE("with hands the value of async_enter to the body") {
+AIO_TEST_CASE("with hands the value of async_enter to the body") {
     cursor_source src;
     std::string seen;
-    int value = 0;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        std::optional<int> r = co_await aio::with(
-            src, [&](std::unique_ptr<std::string>& cursor) -> aio::awaitable<int> {
-                seen = *cursor;
-                src.events.push_back("body");
-                co_await aio::sleep(0s);
-                co_return 2;
-            });
-        value = r.value_or(-1);
-    });
+    std::optional<int> r =
+        co_await aio::with(src, [&](std::unique_ptr<std::string>& cursor) -> aio::awaitable<int> {
+            seen = *cursor;
+            src.events.push_back("body");
+            co_await aio::sleep(0s);
+            co_return 2;
+        });
     CHECK(seen == "cursor");
-    CHECK(value == 2);
+    CHECK(r == 2);
     CHECK(src.exit_error == nullptr);
     CHECK(src.events == events_t{"enter", "body", "exit"});
 }
 
-TEST_CASE("with: an async_exit returning true suppresses the body's exception") {
+AIO_TEST_CASE("with: an async_exit returning true suppresses the body's exception") {
     cursor_source src;
     src.suppress = true;
-    bool returned = false;
-    bool empty = false;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        co_await aio::with(src, [](std::unique_ptr<std::string>&) -> aio::awaitable<void> {
-            co_await aio::sleep(0s);
-            throw std::runtime_error("suppressed");
-        });
-        returned = true;
-        std::optional<int> v =
-            co_await aio::with(src, [](std::unique_ptr<std::string>&) -> aio::awaitable<int> {
-                co_await aio::sleep(0s);
-                throw std::runtime_error("suppressed too");
-            });
-        empty = !v.has_value();
+    co_await aio::with(src, [](std::unique_ptr<std::string>&) -> aio::awaitable<void> {
+        co_await aio::sleep(0s);
+        throw std::runtime_error("suppressed");
     });
-    CHECK(returned);
-    CHECK(empty);
+    CHECK(aio::describe(src.exit_error) == "suppressed"); // suppressed: with returned
+    std::optional<int> v =
+        co_await aio::with(src, [](std::unique_ptr<std::string>&) -> aio::awaitable<int> {
+            co_await aio::sleep(0s);
+            throw std::runtime_error("suppressed too");
+        });
+    CHECK_FALSE(v.has_value());
     CHECK(aio::describe(src.exit_error) == "suppressed too");
 }
 
-TEST_CASE("with: an async_exit returning false lets the body's exception through") {
+AIO_TEST_CASE("with: an async_exit returning false lets the body's exception through") {
     cursor_source src;
     std::string error;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        try {
-            co_await aio::with(src, [](std::unique_ptr<std::string>&) -> aio::awaitable<void> {
-                co_await aio::sleep(0s);
-                throw std::runtime_error("kept");
-            });
-        } catch (const std::runtime_error& e) {
-            error = e.what();
-        }
-    });
+    try {
+        co_await aio::with(src, [](std::unique_ptr<std::string>&) -> aio::awaitable<void> {
+            co_await aio::sleep(0s);
+            throw std::runtime_error("kept");
+        });
+    } catch (const std::runtime_error& e) {
+        error = e.what();
+    }
     CHECK(error == "kept");
     CHECK(src.events == events_t{"enter", "exit"});
 }
 
-TEST_CASE("with owns a resource passed as an rvalue until its exit is done") {
+AIO_TEST_CASE("with owns a resource passed as an rvalue until its exit is done") {
     events_t events;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        co_await aio::with(owned_resource(events), [&](owned_resource&) -> aio::awaitable<void> {
-            events.push_back("body");
-            co_await aio::sleep(0s);
-        });
-        events.push_back("after");
+    co_await aio::with(owned_resource(events), [&](owned_resource&) -> aio::awaitable<void> {
+        events.push_back("body");
+        co_await aio::sleep(0s);
     });
+    events.push_back("after");
     CHECK(events == events_t{"body", "exit", "destroyed", "after"});
 }
 
-TEST_CASE("with does not call async_exit when async_enter fails") {
+AIO_TEST_CASE("with does not call async_exit when async_enter fails") {
     failing_enter res;
     bool body_ran = false;
     std::string error;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        try {
-            co_await aio::with(res, [&](failing_enter&) -> aio::awaitable<void> {
-                body_ran = true;
-                co_return;
-            });
-        } catch (const std::runtime_error& e) {
-            error = e.what();
-        }
-    });
+    try {
+        co_await aio::with(res, [&](failing_enter&) -> aio::awaitable<void> {
+            body_ran = true;
+            co_return;
+        });
+    } catch (const std::runtime_error& e) {
+        error = e.what();
+    }
     CHECK(error == "enter failed");
     CHECK_FALSE(body_ran);
     CHECK_FALSE(res.exit_called);
 }
 
-TEST_CASE("with passes a cancellation the body left pending to async_exit") {
+AIO_TEST_CASE("with passes a cancellation the body left pending to async_exit") {
     recording_resource res;
-    bool task_cancelled = false;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        aio::future<void> started;
-        auto t = aio::create_task([&]() -> aio::awaitable<void> {
-            co_await aio::with(res, [&](recording_resource& r) -> aio::awaitable<void> {
-                try {
-                    co_await raw_wait_an_hour(started);
-                } catch (const boost::system::system_error&) {
-                    r.events.push_back("swallowed");
-                }
-            });
-            res.events.push_back("after with");
+    auto t = co_await start_task([&](aio::future<void> started) -> aio::awaitable<void> {
+        co_await aio::with(res, [&](recording_resource& r) -> aio::awaitable<void> {
+            try {
+                co_await raw_wait_an_hour(started);
+            } catch (const boost::system::system_error&) {
+                r.events.push_back("swallowed");
+            }
         });
-        co_await started();
-        t.cancel();
-        co_await t.wait_done();
-        task_cancelled = t.cancelled();
+        res.events.push_back("after with");
     });
-    CHECK(task_cancelled);
+    t.cancel();
+    co_await t.wait_done();
+    CHECK(t.cancelled());
     CHECK(holds<aio::cancelled_error>(res.exit_error));
     CHECK(res.events == events_t{"enter", "swallowed", "exit start", "exit end"});
 }

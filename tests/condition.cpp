@@ -1,6 +1,6 @@
 // Tests of aio/condition.hpp: wait / wait_for / notify / notify_all, the lock rules, and
 // cancellation at both awaits of wait (for the notification, for the lock).
-#include "support.hpp"
+#include "fixtures.hpp"
 
 #include <aio/condition.hpp>
 #include <aio/lock.hpp>
@@ -281,4 +281,16 @@ TEST_CASE("a condition on a shared lock waits and notifies through that lock") {
     });
     CHECK(shares_state);
     CHECK(join(events) == "lock free while a waits|a woke locked|a releases");
+}
+
+AIO_TEST_CASE("many tasks, some cancelled, never hold the condition's lock together and leave it "
+              "free") {
+    aio::condition cond;
+    auto enter = [&cond] { return cond.scoped(); };
+    aio_test::crowd_report r = co_await aio_test::crowd(enter, 9);
+    CHECK(r.most_inside == 1);
+    CHECK(r.inside_at_end == 0);
+    CHECK(r.completed + r.cancelled == aio_test::crowd_size);
+    CHECK(r.cancelled > 0);
+    CHECK_FALSE(cond.locked());
 }

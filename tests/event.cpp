@@ -34,148 +34,124 @@ aio::task<void> wait_and_record(aio::event& ev, std::vector<std::string>& order,
 
 } // namespace
 
-TEST_CASE("set wakes every waiting task in the order they started waiting") {
+AIO_TEST_CASE("set wakes every waiting task in the order they started waiting") {
     std::vector<std::string> order;
-    bool set_before = true;
-    bool set_after = false;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        aio::event ev;
-        int waiting = 0;
-        set_before = ev.is_set();
-        auto a = wait_and_record(ev, order, waiting, "a");
-        auto b = wait_and_record(ev, order, waiting, "b");
-        auto c = wait_and_record(ev, order, waiting, "c");
-        co_await yield_until(waiting, 3);
-        co_await aio::sleep(0s);
-        order.push_back("set");
-        ev.set();
-        ev.set(); // setting a set event changes nothing
-        set_after = ev.is_set();
-        co_await a();
-        co_await b();
-        co_await c();
-    });
-    CHECK_FALSE(set_before);
-    CHECK(set_after);
+    aio::event ev;
+    int waiting = 0;
+    CHECK_FALSE(ev.is_set());
+    auto a = wait_and_record(ev, order, waiting, "a");
+    auto b = wait_and_record(ev, order, waiting, "b");
+    auto c = wait_and_record(ev, order, waiting, "c");
+    co_await yield_until(waiting, 3);
+    co_await aio::sleep(0s);
+    order.push_back("set");
+    ev.set();
+    ev.set(); // setting a set event changes nothing
+    CHECK(ev.is_set());
+    co_await a();
+    co_await b();
+    co_await c();
     CHECK(join(order) == "set|a|b|c");
 }
 
-TEST_CASE("waiting on a set event completes without yielding to other tasks") {
+AIO_TEST_CASE("waiting on a set event completes without yielding to other tasks") {
     int ran = 0;
-    int ran_after_wait = -1;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        aio::event ev;
-        ev.set();
-        auto other = aio::create_task([&]() -> aio::awaitable<void> {
-            ++ran;
-            co_return;
-        });
-        co_await ev.wait();
-        co_await ev.wait();
-        ran_after_wait = ran;
-        co_await other();
+    aio::event ev;
+    ev.set();
+    auto other = aio::create_task([&]() -> aio::awaitable<void> {
+        ++ran;
+        co_return;
     });
-    CHECK(ran_after_wait == 0);
+    co_await ev.wait();
+    co_await ev.wait();
+    CHECK(ran == 0);
+    co_await other();
 }
 
-TEST_CASE("clear makes later waits wait, but does not take back a wake-up set gave") {
+AIO_TEST_CASE("clear makes later waits wait, but does not take back a wake-up set gave") {
     std::vector<std::string> order;
-    bool set_after_clear = true;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        aio::event ev;
-        int waiting = 0;
-        auto early = wait_and_record(ev, order, waiting, "early");
-        co_await yield_until(waiting, 1);
-        ev.set();
-        ev.clear(); // early was already woken: it still gets through
-        set_after_clear = ev.is_set();
-        auto late = wait_and_record(ev, order, waiting, "late");
-        co_await early();
-        co_await yield_until(waiting, 2);
-        co_await aio::sleep(0s);
-        order.push_back("set again");
-        ev.set();
-        co_await late();
-    });
-    CHECK_FALSE(set_after_clear);
+    aio::event ev;
+    int waiting = 0;
+    auto early = wait_and_record(ev, order, waiting, "early");
+    co_await yield_until(waiting, 1);
+    ev.set();
+    ev.clear(); // early was already woken: it still gets through
+    CHECK_FALSE(ev.is_set());
+    auto late = wait_and_record(ev, order, waiting, "late");
+    co_await early();
+    co_await yield_until(waiting, 2);
+    co_await aio::sleep(0s);
+    order.push_back("set again");
+    ev.set();
+    co_await late();
     CHECK(join(order) == "early|set again|late");
 }
 
-TEST_CASE("a waiter cancelled while waiting gets cancelled_error and the others still wake") {
+AIO_TEST_CASE("a waiter cancelled while waiting gets cancelled_error and the others still wake") {
     std::vector<std::string> order;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        aio::event ev;
-        int waiting = 0;
-        auto a = wait_and_record(ev, order, waiting, "a");
-        auto b = wait_and_record(ev, order, waiting, "b");
-        auto c = wait_and_record(ev, order, waiting, "c");
-        co_await yield_until(waiting, 3);
-        b.cancel();
-        co_await b();
-        order.push_back("set");
-        ev.set();
-        co_await a();
-        co_await c();
-    });
+    aio::event ev;
+    int waiting = 0;
+    auto a = wait_and_record(ev, order, waiting, "a");
+    auto b = wait_and_record(ev, order, waiting, "b");
+    auto c = wait_and_record(ev, order, waiting, "c");
+    co_await yield_until(waiting, 3);
+    b.cancel();
+    co_await b();
+    order.push_back("set");
+    ev.set();
+    co_await a();
+    co_await c();
     CHECK(join(order) == "b cancelled|set|a|c");
 }
 
-TEST_CASE("a waiter cancelled after set woke it gets cancelled_error, as in asyncio") {
+AIO_TEST_CASE("a waiter cancelled after set woke it gets cancelled_error, as in asyncio") {
     std::vector<std::string> order;
-    bool still_set = false;
     bool later_await_works = false;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        aio::event ev;
-        int waiting = 0;
-        auto a = aio::create_task([&]() -> aio::awaitable<void> {
-            ++waiting;
-            try {
-                co_await ev.wait();
-                order.push_back("a woke");
-            } catch (const aio::cancelled_error&) {
-                order.push_back("a cancelled");
-            }
-            // The cancellation was delivered once: this await works.
+    aio::event ev;
+    int waiting = 0;
+    auto a = aio::create_task([&]() -> aio::awaitable<void> {
+        ++waiting;
+        try {
             co_await ev.wait();
-            later_await_works = true;
-        });
-        auto b = wait_and_record(ev, order, waiting, "b");
-        co_await yield_until(waiting, 2);
-        ev.set();   // wakes a and b...
-        a.cancel(); // ...and a is cancelled before it runs again
-        co_await a();
-        co_await b();
-        still_set = ev.is_set();
+            order.push_back("a woke");
+        } catch (const aio::cancelled_error&) {
+            order.push_back("a cancelled");
+        }
+        // The cancellation was delivered once: this await works.
+        co_await ev.wait();
+        later_await_works = true;
     });
+    auto b = wait_and_record(ev, order, waiting, "b");
+    co_await yield_until(waiting, 2);
+    ev.set();   // wakes a and b...
+    a.cancel(); // ...and a is cancelled before it runs again
+    co_await a();
+    co_await b();
     CHECK(join(order) == "a cancelled|b");
     CHECK(later_await_works);
-    CHECK(still_set);
+    CHECK(ev.is_set());
 }
 
-TEST_CASE("set wakes many waiters, each once") {
+AIO_TEST_CASE("set wakes many waiters, each once") {
     constexpr int waiter_count = 10000;
     int woken = 0;
-    int woken_before_set = -1;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        aio::event ev;
-        int waiting = 0;
-        std::vector<aio::task<void>> tasks;
-        tasks.reserve(waiter_count);
-        for (int i = 0; i < waiter_count; ++i) {
-            tasks.push_back(aio::create_task([&]() -> aio::awaitable<void> {
-                ++waiting;
-                co_await ev.wait();
-                ++woken;
-            }));
-        }
-        co_await yield_until(waiting, waiter_count);
-        woken_before_set = woken;
-        ev.set();
-        for (auto& t : tasks) {
-            co_await t();
-        }
-    });
-    CHECK(woken_before_set == 0);
+    aio::event ev;
+    int waiting = 0;
+    std::vector<aio::task<void>> tasks;
+    tasks.reserve(waiter_count);
+    for (int i = 0; i < waiter_count; ++i) {
+        tasks.push_back(aio::create_task([&]() -> aio::awaitable<void> {
+            ++waiting;
+            co_await ev.wait();
+            ++woken;
+        }));
+    }
+    co_await yield_until(waiting, waiter_count);
+    CHECK(woken == 0);
+    ev.set();
+    for (auto& t : tasks) {
+        co_await t();
+    }
     CHECK(woken == waiter_count);
 }
 

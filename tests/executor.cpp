@@ -1,6 +1,6 @@
 // Tests of aio/executor.hpp: run_in_executor, to_thread, call_soon_threadsafe,
 // run_coroutine_threadsafe.
-#include "support.hpp"
+#include "fixtures.hpp"
 
 #include <doctest/doctest.h>
 
@@ -50,11 +50,6 @@ aio::awaitable<int> add_on_loop(int a, int b, std::thread::id* ran_on) {
 aio::awaitable<int> fail_on_loop() {
     co_await aio::sleep(0s);
     throw std::domain_error("failed on the loop");
-}
-
-aio::awaitable<int> wait_an_hour() {
-    co_await aio::sleep(std::chrono::hours(1));
-    co_return 1;
 }
 
 } // namespace
@@ -273,7 +268,8 @@ TEST_CASE("call_soon_threadsafe and run_coroutine_threadsafe on a closed loop th
     bool ran = false;
     CHECK_THROWS_AS(aio::call_soon_threadsafe(*saved, [&ran] { ran = true; }), std::runtime_error);
     CHECK_FALSE(ran);
-    CHECK_THROWS_AS(aio::run_coroutine_threadsafe(wait_an_hour(), *saved), std::runtime_error);
+    CHECK_THROWS_AS(aio::run_coroutine_threadsafe(aio_test::sleep_forever(), *saved),
+                    std::runtime_error);
 }
 
 TEST_CASE("run_coroutine_threadsafe returns the value of the coroutine") {
@@ -330,7 +326,7 @@ TEST_CASE("run_coroutine_threadsafe gives cancelled_error when shutdown cancels 
         aio::loop lp = co_await aio::this_loop();
         aio::future<void> submitted;
         std::thread caller([lp, &result, &submitted] {
-            result = aio::run_coroutine_threadsafe(wait_an_hour(), lp);
+            result = aio::run_coroutine_threadsafe(aio_test::sleep_forever(), lp);
             aio::call_soon_threadsafe(lp, [&submitted] { submitted.set_result(); });
         });
         co_await submitted();

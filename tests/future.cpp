@@ -1,5 +1,5 @@
 // Tests of aio/future.hpp: future<T>, set_result / set_exception / cancel, ensure_task.
-#include "support.hpp"
+#include "fixtures.hpp"
 
 #include <aio/future.hpp>
 
@@ -20,241 +20,160 @@ namespace {
 using aio_test::holds;
 using aio_test::join;
 using aio_test::throws_as;
-
-aio::awaitable<int> value_of(int v) {
-    co_return v;
-}
+using aio_test::value_now;
 
 } // namespace
 
-TEST_CASE("set_result wakes every task awaiting the future") {
+AIO_TEST_CASE("set_result wakes every task awaiting the future") {
     int parked = 0;
-    std::size_t woken_before_set = 99;
     std::vector<int> seen;
-    bool done = false;
-    int result = 0;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        aio::future<int> f;
-        std::vector<aio::task<void>> waiters;
-        for (int i = 0; i < 3; ++i) {
-            waiters.push_back(aio::create_task([&]() -> aio::awaitable<void> {
-                ++parked;
-                seen.push_back(co_await f());
-            }));
-        }
-        co_await aio::sleep(0s);
-        woken_before_set = seen.size();
-        f.set_result(5);
-        for (auto& w : waiters) {
-            co_await w();
-        }
-        done = f.done();
-        result = f.result();
-    });
+    aio::future<int> f;
+    std::vector<aio::task<void>> waiters;
+    for (int i = 0; i < 3; ++i) {
+        waiters.push_back(aio::create_task([&]() -> aio::awaitable<void> {
+            ++parked;
+            seen.push_back(co_await f());
+        }));
+    }
+    co_await aio::sleep(0s);
     CHECK(parked == 3);
-    CHECK(woken_before_set == 0);
+    CHECK(seen.empty());
+    f.set_result(5);
+    for (auto& w : waiters) {
+        co_await w();
+    }
     CHECK(seen == std::vector<int>{5, 5, 5});
-    CHECK(done);
-    CHECK(result == 5);
+    CHECK(f.done());
+    CHECK(f.result() == 5);
 }
 
-TEST_CASE("set_exception is rethrown to every awaiter") {
+AIO_TEST_CASE("set_exception is rethrown to every awaiter") {
     std::vector<std::string> messages;
-    bool result_threw = false;
-    bool exception_kept = false;
-    bool cancelled = true;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        aio::future<int> f;
-        std::vector<aio::task<void>> waiters;
-        for (int i = 0; i < 2; ++i) {
-            waiters.push_back(aio::create_task([&]() -> aio::awaitable<void> {
-                try {
-                    co_await f();
-                    messages.push_back("no exception");
-                } catch (const std::runtime_error& e) {
-                    messages.push_back(e.what());
-                }
-            }));
-        }
-        co_await aio::sleep(0s);
-        f.set_exception(std::make_exception_ptr(std::runtime_error("bad")));
-        for (auto& w : waiters) {
-            co_await w();
-        }
-        result_threw = throws_as<std::runtime_error>([&] { (void)f.result(); });
-        exception_kept = holds<std::runtime_error>(f.exception());
-        cancelled = f.cancelled();
-    });
+    aio::future<int> f;
+    std::vector<aio::task<void>> waiters;
+    for (int i = 0; i < 2; ++i) {
+        waiters.push_back(aio::create_task([&]() -> aio::awaitable<void> {
+            try {
+                co_await f();
+                messages.push_back("no exception");
+            } catch (const std::runtime_error& e) {
+                messages.push_back(e.what());
+            }
+        }));
+    }
+    co_await aio::sleep(0s);
+    f.set_exception(std::make_exception_ptr(std::runtime_error("bad")));
+    for (auto& w : waiters) {
+        co_await w();
+    }
     CHECK(join(messages) == "bad|bad");
-    CHECK(result_threw);
-    CHECK(exception_kept);
-    CHECK_FALSE(cancelled);
+    CHECK(throws_as<std::runtime_error>([&] { (void)f.result(); }));
+    CHECK(holds<std::runtime_error>(f.exception()));
+    CHECK_FALSE(f.cancelled());
 }
 
-TEST_CASE("setting a future twice throws invalid_state_error") {
-    bool result_twice = false;
-    bool exception_after_result = false;
-    bool result_after_exception = false;
-    bool result_after_cancel = false;
-    bool void_twice = false;
-    int kept = 0;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        aio::future<int> a;
-        a.set_result(1);
-        result_twice = throws_as<aio::invalid_state_error>([&] { a.set_result(2); });
-        exception_after_result = throws_as<aio::invalid_state_error>(
-            [&] { a.set_exception(std::make_exception_ptr(std::runtime_error("x"))); });
-        kept = co_await a();
-
-        aio::future<int> b;
-        b.set_exception(std::make_exception_ptr(std::runtime_error("first")));
-        result_after_exception = throws_as<aio::invalid_state_error>([&] { b.set_result(3); });
-        (void)b.exception();
-
-        aio::future<int> c;
-        c.cancel();
-        result_after_cancel = throws_as<aio::invalid_state_error>([&] { c.set_result(4); });
-
-        aio::future<void> d;
-        d.set_result();
-        void_twice = throws_as<aio::invalid_state_error>([&] { d.set_result(); });
-    });
-    CHECK(result_twice);
-    CHECK(exception_after_result);
-    CHECK(result_after_exception);
-    CHECK(result_after_cancel);
-    CHECK(void_twice);
+AIO_TEST_CASE("setting a future twice throws invalid_state_error") {
+    aio::future<int> a;
+    a.set_result(1);
+    CHECK(throws_as<aio::invalid_state_error>([&] { a.set_result(2); }));
+    CHECK(throws_as<aio::invalid_state_error>(
+        [&] { a.set_exception(std::make_exception_ptr(std::runtime_error("x"))); }));
+    int kept = co_await a();
     CHECK(kept == 1);
+
+    aio::future<int> b;
+    b.set_exception(std::make_exception_ptr(std::runtime_error("first")));
+    CHECK(throws_as<aio::invalid_state_error>([&] { b.set_result(3); }));
+    (void)b.exception();
+
+    aio::future<int> c;
+    c.cancel();
+    CHECK(throws_as<aio::invalid_state_error>([&] { c.set_result(4); }));
+
+    aio::future<void> d;
+    d.set_result();
+    CHECK(throws_as<aio::invalid_state_error>([&] { d.set_result(); }));
 }
 
-TEST_CASE("result and exception of a pending future throw invalid_state_error") {
-    bool result_threw = false;
-    bool exception_threw = false;
-    bool done = true;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        aio::future<int> f;
-        done = f.done();
-        result_threw = throws_as<aio::invalid_state_error>([&] { (void)f.result(); });
-        exception_threw = throws_as<aio::invalid_state_error>([&] { (void)f.exception(); });
-        co_return;
-    });
-    CHECK_FALSE(done);
-    CHECK(result_threw);
-    CHECK(exception_threw);
+AIO_TEST_CASE("result and exception of a pending future throw invalid_state_error") {
+    aio::future<int> f;
+    CHECK_FALSE(f.done());
+    CHECK(throws_as<aio::invalid_state_error>([&] { (void)f.result(); }));
+    CHECK(throws_as<aio::invalid_state_error>([&] { (void)f.exception(); }));
+    co_return;
 }
 
-TEST_CASE("cancel makes the awaiters of a future throw cancelled_error") {
+AIO_TEST_CASE("cancel makes the awaiters of a future throw cancelled_error") {
     int cancelled_awaiters = 0;
-    bool first_cancel = false;
-    bool second_cancel = true;
-    bool cancelled = false;
-    bool done = false;
-    bool exception_is_cancelled = false;
-    bool waiters_cancelled = true;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        aio::future<int> f;
-        std::vector<aio::task<void>> waiters;
-        for (int i = 0; i < 2; ++i) {
-            waiters.push_back(aio::create_task([&]() -> aio::awaitable<void> {
-                try {
-                    co_await f();
-                } catch (const aio::cancelled_error&) {
-                    ++cancelled_awaiters;
-                }
-            }));
-        }
-        co_await aio::sleep(0s);
-        first_cancel = f.cancel();
-        second_cancel = f.cancel();
-        for (auto& w : waiters) {
-            co_await w();
-        }
-        waiters_cancelled = waiters[0].cancelled() || waiters[1].cancelled();
-        cancelled = f.cancelled();
-        done = f.done();
-        exception_is_cancelled = holds<aio::cancelled_error>(f.exception());
-    });
+    aio::future<int> f;
+    std::vector<aio::task<void>> waiters;
+    for (int i = 0; i < 2; ++i) {
+        waiters.push_back(aio::create_task([&]() -> aio::awaitable<void> {
+            try {
+                co_await f();
+            } catch (const aio::cancelled_error&) {
+                ++cancelled_awaiters;
+            }
+        }));
+    }
+    co_await aio::sleep(0s);
+    CHECK(f.cancel());
+    CHECK_FALSE(f.cancel());
+    for (auto& w : waiters) {
+        co_await w();
+    }
     CHECK(cancelled_awaiters == 2);
-    CHECK(first_cancel);
-    CHECK_FALSE(second_cancel);
-    CHECK(cancelled);
-    CHECK(done);
-    CHECK(exception_is_cancelled);
-    CHECK_FALSE(waiters_cancelled);
+    CHECK_FALSE(waiters[0].cancelled());
+    CHECK_FALSE(waiters[1].cancelled());
+    CHECK(f.cancelled());
+    CHECK(f.done());
+    CHECK(holds<aio::cancelled_error>(f.exception()));
 }
 
-TEST_CASE("cancelling a task that awaits a future cancels the future") {
-    bool task_threw = false;
-    bool task_cancelled = false;
-    bool future_cancelled = false;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        aio::future<int> f;
-        aio::future<void> started;
-        auto t = aio::create_task([&]() -> aio::awaitable<int> {
-            started.set_result();
-            co_return co_await f();
-        });
-        co_await started();
-        t.cancel();
-        try {
-            co_await t();
-        } catch (const aio::cancelled_error&) {
-            task_threw = true;
-        }
-        task_cancelled = t.cancelled();
-        future_cancelled = f.cancelled();
+AIO_TEST_CASE("cancelling a task that awaits a future cancels the future") {
+    aio::future<int> f;
+    auto t = co_await aio_test::start_task([&](aio::future<void> started) -> aio::awaitable<int> {
+        started.set_result();
+        co_return co_await f();
     });
+    t.cancel();
+    bool task_threw = co_await aio_test::co_throws_as<aio::cancelled_error>(t());
     CHECK(task_threw);
-    CHECK(task_cancelled);
-    CHECK(future_cancelled);
+    CHECK(t.cancelled());
+    CHECK(f.cancelled());
 }
 
-TEST_CASE("add_done_callback of a future runs after it is set and can be removed") {
+AIO_TEST_CASE("add_done_callback of a future runs after it is set and can be removed") {
     std::vector<std::string> events;
     bool removed_ran = false;
-    std::size_t removed = 0;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        aio::future<int> f;
-        f.add_done_callback([&](aio::future<int> x) {
-            events.push_back("callback " + std::to_string(x.result()));
-        });
-        auto id = f.add_done_callback([&](aio::future<int>) { removed_ran = true; });
-        removed = f.remove_done_callback(id);
-        co_await aio::sleep(0s);
-        events.push_back("set");
-        f.set_result(6);
-        co_await aio::sleep(0s);
-        events.push_back("after");
-    });
+    aio::future<int> f;
+    f.add_done_callback(
+        [&](aio::future<int> x) { events.push_back("callback " + std::to_string(x.result())); });
+    auto id = f.add_done_callback([&](aio::future<int>) { removed_ran = true; });
+    CHECK(f.remove_done_callback(id) == 1);
+    co_await aio::sleep(0s);
+    events.push_back("set");
+    f.set_result(6);
+    co_await aio::sleep(0s);
+    events.push_back("after");
     CHECK(join(events) == "set|callback 6|after");
-    CHECK(removed == 1);
     CHECK_FALSE(removed_ran);
 }
 
-TEST_CASE("ensure_task and as_task let gather await futures") {
-    int first = 0;
-    std::string second;
-    int third = 0;
-    bool same_state = false;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        aio::future<int> a;
-        aio::future<std::string> b;
-        same_state = aio::ensure_task(a) == a.as_task();
-        auto setter = aio::create_task([&]() -> aio::awaitable<void> {
-            co_await aio::sleep(0s);
-            a.set_result(1);
-            b.set_result("two");
-        });
-        auto results = co_await aio::gather(aio::ensure_task(a), b.as_task(), value_of(3));
-        first = std::get<0>(results);
-        second = std::get<1>(results);
-        third = std::get<2>(results);
-        co_await setter();
+AIO_TEST_CASE("ensure_task and as_task let gather await futures") {
+    aio::future<int> a;
+    aio::future<std::string> b;
+    CHECK(aio::ensure_task(a) == a.as_task());
+    auto setter = aio::create_task([&]() -> aio::awaitable<void> {
+        co_await aio::sleep(0s);
+        a.set_result(1);
+        b.set_result("two");
     });
-    CHECK(same_state);
-    CHECK(first == 1);
-    CHECK(second == "two");
-    CHECK(third == 3);
+    auto results = co_await aio::gather(aio::ensure_task(a), b.as_task(), value_now(3));
+    CHECK(std::get<0>(results) == 1);
+    CHECK(std::get<1>(results) == "two");
+    CHECK(std::get<2>(results) == 3);
+    co_await setter();
 }
 
 TEST_CASE("a future exception nobody retrieved is reported once") {

@@ -1,5 +1,5 @@
 // Tests of aio/generator.hpp: generator<T>, next, aclose, closing by the destructor.
-#include "support.hpp"
+#include "fixtures.hpp"
 
 #include <aio/generator.hpp>
 
@@ -32,10 +32,6 @@ aio::generator<int> count_to(int n) {
     for (int i = 1; i <= n; ++i) {
         co_yield int(i);
     }
-}
-
-aio::awaitable<int> value_of(int v) {
-    co_return v;
 }
 
 /// Counts its live instances: shows which locals of a body have been destroyed.
@@ -119,7 +115,7 @@ TEST_CASE("the body can await aio functions, Asio operations and this_coro tags"
             boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, 1ms);
             co_await timer.async_wait(boost::asio::use_awaitable);
             co_yield 2;
-            auto [a, b] = co_await aio::gather(value_of(3), value_of(4));
+            auto [a, b] = co_await aio::gather(aio_test::value_now(3), aio_test::value_now(4));
             co_yield a + b;
             co_await boost::asio::post(co_await boost::asio::this_coro::executor,
                                        boost::asio::deferred);

@@ -1,13 +1,11 @@
 // Tests of aio/lock.hpp: lock, its FIFO hand-over, cancellation at its await, lock::guard.
-#include "support.hpp"
+#include "fixtures.hpp"
 
 #include <aio/lock.hpp>
 
 #include <doctest/doctest.h>
 
-#include <algorithm>
 #include <chrono>
-#include <cstddef>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -49,15 +47,6 @@ aio::task<void> take_or_record_cancel(aio::lock& lk, std::vector<std::string>& o
         lk.release();
     });
 }
-
-/// Counts the tasks inside a critical section, also when one leaves it by an exception.
-struct occupant {
-    explicit occupant(int& count) : count_(count) { ++count_; }
-    occupant(const occupant&) = delete;
-    occupant& operator=(const occupant&) = delete;
-    ~occupant() { --count_; }
-    int& count_;
-};
 
 } // namespace
 
@@ -364,48 +353,13 @@ TEST_CASE("scoped cancelled while queued or just after the hand-over returns no 
     CHECK(join(events) == "a cancelled, locked=1|b cancelled, locked=0");
     CHECK_FALSE(locked_at_end);
 }
-
-TEST_CASE("many tasks, some cancelled, never hold the lock together and leave it free") {
-    int inside = 0;
-    int most_inside = 0;
-    int completed = 0;
-    int cancelled = 0;
-    bool locked_at_end = true;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        aio::lock lk;
-        int queued = 0;
-        std::vector<aio::task<void>> tasks;
-        for (int i = 0; i < 30; ++i) {
-            tasks.push_back(aio::create_task([&]() -> aio::awaitable<void> {
-                ++queued;
-                auto held = co_await lk.scoped();
-                occupant in(inside);
-                most_inside = std::max(most_inside, inside);
-                co_await aio::sleep(0s);
-                ++completed;
-            }));
-        }
-        co_await yield_until(queued, 30);
-        // Cancel every third task: queued ones, the one holding the lock, and (after a few
-        // hand-overs) ones that were just handed the lock.
-        for (int round = 0; round < 3; ++round) {
-            for (std::size_t i = static_cast<std::size_t>(round); i < tasks.size(); i += 9) {
-                tasks[i].cancel();
-            }
-            co_await aio::sleep(0s);
-        }
-        for (auto& t : tasks) {
-            try {
-                co_await t();
-            } catch (const aio::cancelled_error&) {
-                ++cancelled;
-            }
-        }
-        locked_at_end = lk.locked();
-    });
-    CHECK(most_inside == 1);
-    CHECK(inside == 0);
-    CHECK(completed + cancelled == 30);
-    CHECK(cancelled > 0);
-    CHECK_FALSE(locked_at_end);
+AIO_TEST_CASE("many tasks, some cancelled, never hold the lock together and leave it free") {
+    aio::lock lk;
+    auto enter = [&lk] { return lk.scoped(); };
+    aio_test::crowd_report r = co_await aio_test::crowd(enter, 9);
+    CHECK(r.most_inside == 1);
+    CHECK(r.inside_at_end == 0);
+    CHECK(r.completed + r.cancelled == aio_test::crowd_size);
+    CHECK(r.cancelled > 0);
+    CHECK_FALSE(lk.locked());
 }

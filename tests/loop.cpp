@@ -2,7 +2,7 @@
 // call_soon_threadsafe, signal handlers, the reporter of lost errors, and the loop driven by
 // hand (new_event_loop, run_until_complete, run_forever, stop, close, call_later, call_at,
 // shutdown_default_executor, all_tasks(loop)).
-#include "support.hpp"
+#include "fixtures.hpp"
 
 #include <aio/exception_handler.hpp>
 #include <aio/loop.hpp>
@@ -28,13 +28,10 @@ using namespace std::chrono_literals;
 
 namespace {
 
+using aio_test::fail_after_yield;
 using aio_test::join;
+using aio_test::sleep_forever;
 using aio_test::throws_as;
-
-aio::awaitable<int> fail_with(std::string message) {
-    co_await aio::sleep(0s);
-    throw std::runtime_error(message);
-}
 
 /// Redirects the process's stderr into a temporary file until finish() returns what was written.
 class stderr_capture {
@@ -95,10 +92,6 @@ struct manual_loop {
 aio::awaitable<int> wait_then_return(aio::event& go, int value) {
     co_await go.wait();
     co_return value;
-}
-
-aio::awaitable<void> sleep_forever() {
-    co_await aio::sleep(std::chrono::hours(1));
 }
 
 } // namespace
@@ -254,7 +247,7 @@ TEST_CASE("set_exception_handler replaces the default reporter") {
     stderr_capture capture;
     aio_test::run([&]() -> aio::awaitable<void> {
         log.install(co_await aio::this_loop());
-        auto lost = aio::create_task(fail_with("lost"), "lost-task");
+        auto lost = aio::create_task(fail_after_yield("lost"), "lost-task");
         co_await lost.wait_done();
     });
     std::string written = capture.finish();
@@ -268,7 +261,7 @@ TEST_CASE("set_exception_handler replaces the default reporter") {
 TEST_CASE("without a handler the loop reports a lost error on stderr") {
     stderr_capture capture;
     aio_test::run([&]() -> aio::awaitable<void> {
-        auto lost = aio::create_task(fail_with("went missing"), "lost-task");
+        auto lost = aio::create_task(fail_after_yield("went missing"), "lost-task");
         co_await lost.wait_done();
     });
     std::string written = capture.finish();
@@ -394,7 +387,7 @@ TEST_CASE("run_until_complete rethrows the task's exception, which is then not r
     aio_test::report_log log;
     manual_loop m;
     log.install(m.lp);
-    auto t = m.lp.create_task(fail_with("broken"), "failing");
+    auto t = m.lp.create_task(fail_after_yield("broken"), "failing");
     std::string message;
     try {
         m.lp.run_until_complete(t);
@@ -402,7 +395,8 @@ TEST_CASE("run_until_complete rethrows the task's exception, which is then not r
         message = e.what();
     }
     CHECK(message == "broken");
-    CHECK(throws_as<std::runtime_error>([&] { m.lp.run_until_complete(fail_with("again")); }));
+    CHECK(
+        throws_as<std::runtime_error>([&] { m.lp.run_until_complete(fail_after_yield("again")); }));
     m.lp.close();
     CHECK(log.entries.empty());
 }
@@ -554,7 +548,7 @@ TEST_CASE("is_running is true inside the loop and false outside") {
     CHECK(inside);
     CHECK(in_callback);
     CHECK_FALSE(m.lp.is_running());
-    CHECK(throws_as<std::runtime_error>([&] { m.lp.run_until_complete(fail_with("x")); }));
+    CHECK(throws_as<std::runtime_error>([&] { m.lp.run_until_complete(fail_after_yield("x")); }));
     CHECK_FALSE(m.lp.is_running());
 }
 
@@ -858,12 +852,7 @@ TEST_CASE("the manual shutdown recipe: cancel the pending tasks, gather them, cl
         "ticker");
     m.lp.create_task(
         [&]() -> aio::awaitable<int> {
-            std::exception_ptr cancelled;
-            try {
-                co_await sleep_forever();
-            } catch (const aio::cancelled_error&) {
-                cancelled = std::current_exception();
-            }
+            co_await aio_test::sleep_until_cancelled();
             co_await aio::sleep(1ms); // cleanup that awaits
             events.push_back("cleaned up");
             co_return 42; // swallows the cancellation

@@ -1,5 +1,5 @@
 // Tests of aio/run.hpp: run, runner, run_options, shutdown, signals.
-#include "support.hpp"
+#include "fixtures.hpp"
 
 #include <doctest/doctest.h>
 
@@ -89,13 +89,8 @@ TEST_CASE("run cancels the tasks left when main returns and waits for their clea
         log.install(co_await aio::this_loop());
         leftover = aio::create_task([&]() -> aio::awaitable<void> {
             started = true;
-            std::exception_ptr caught;
-            try {
-                co_await aio::sleep(std::chrono::hours(1));
-            } catch (const aio::cancelled_error&) {
-                saw_cancel = true;
-                caught = std::current_exception();
-            }
+            std::exception_ptr caught = co_await aio_test::sleep_until_cancelled();
+            saw_cancel = caught != nullptr;
             co_await aio::sleep(0s);
             co_await aio::sleep(0s);
             cleanup_done = true;
@@ -123,12 +118,7 @@ TEST_CASE("a task cancelled at shutdown can create and await a new task") {
     aio_test::run([&]() -> aio::awaitable<void> {
         log.install(co_await aio::this_loop());
         aio::create_task([&]() -> aio::awaitable<void> {
-            std::exception_ptr caught;
-            try {
-                co_await aio::sleep(std::chrono::hours(1));
-            } catch (const aio::cancelled_error&) {
-                caught = std::current_exception();
-            }
+            std::exception_ptr caught = co_await aio_test::sleep_until_cancelled();
             aio::task<int> goodbye = aio::create_task([&]() -> aio::awaitable<int> {
                 ++new_task_steps;
                 co_await aio::sleep(0s);
@@ -160,12 +150,7 @@ TEST_CASE("a task created by a cancellation handler during shutdown runs to its 
     aio_test::run([&]() -> aio::awaitable<void> {
         log.install(co_await aio::this_loop());
         aio::create_task([&]() -> aio::awaitable<void> {
-            bool cancelled = false;
-            try {
-                co_await aio::sleep(std::chrono::hours(1));
-            } catch (const aio::cancelled_error&) {
-                cancelled = true;
-            }
+            std::exception_ptr cancelled = co_await aio_test::sleep_until_cancelled();
             if (cancelled) {
                 goodbye = aio::create_task([&]() -> aio::awaitable<void> {
                     events.push_back("goodbye started");
@@ -315,14 +300,9 @@ signal_run run_and_signal(Send send) {
     try {
         aio::run([&]() -> aio::awaitable<void> {
             log.install(co_await aio::this_loop());
-            std::exception_ptr caught;
             send();
-            try {
-                co_await aio::sleep(std::chrono::hours(1));
-            } catch (const aio::cancelled_error&) {
-                out.saw_cancel = true;
-                caught = std::current_exception();
-            }
+            std::exception_ptr caught = co_await aio_test::sleep_until_cancelled();
+            out.saw_cancel = caught != nullptr;
             co_await aio::sleep(0s);
             out.cleanup_done = true;
             if (caught) {
@@ -358,11 +338,8 @@ TEST_CASE("main that catches the signal cancellation and returns gives its value
     bool saw_cancel = false;
     int value = aio::run([&]() -> aio::awaitable<int> {
         std::raise(SIGINT);
-        try {
-            co_await aio::sleep(std::chrono::hours(1));
-        } catch (const aio::cancelled_error&) {
-            saw_cancel = true;
-        }
+        std::exception_ptr cancelled = co_await aio_test::sleep_until_cancelled();
+        saw_cancel = cancelled != nullptr;
         co_await aio::sleep(0s);
         co_return 5;
     });
@@ -407,13 +384,8 @@ TEST_CASE("a second SIGINT stops the loop at once") {
         int code = 1;
         try {
             aio::run([]() -> aio::awaitable<void> {
-                bool cancelled = false;
                 std::raise(SIGINT);
-                try {
-                    co_await aio::sleep(std::chrono::hours(1));
-                } catch (const aio::cancelled_error&) {
-                    cancelled = true;
-                }
+                std::exception_ptr cancelled = co_await aio_test::sleep_until_cancelled();
                 if (cancelled) {
                     std::raise(SIGINT);
                     co_await aio::sleep(std::chrono::hours(1));
@@ -440,12 +412,7 @@ TEST_CASE("one signal during the graceful shutdown lets cleanups and jobs finish
         aio::run([&]() -> aio::awaitable<void> {
             log.install(co_await aio::this_loop());
             aio::create_task([&]() -> aio::awaitable<void> {
-                bool cancelled = false;
-                try {
-                    co_await aio::sleep(std::chrono::hours(1));
-                } catch (const aio::cancelled_error&) {
-                    cancelled = true;
-                }
+                std::exception_ptr cancelled = co_await aio_test::sleep_until_cancelled();
                 std::raise(SIGINT); // while shutdown waits for this cleanup
                 co_await aio::to_thread([&job_done] {
                     std::this_thread::sleep_for(20ms);
@@ -653,10 +620,7 @@ TEST_CASE("user code stopping the io_context during shutdown does not cut the sh
         aio::loop lp = co_await aio::this_loop();
         log.install(lp);
         aio::create_task([lp]() -> aio::awaitable<void> { // cancelled first at shutdown
-            try {
-                co_await aio::sleep(1h);
-            } catch (const aio::cancelled_error&) {
-            }
+            co_await aio_test::sleep_until_cancelled();
             lp.context().stop(); // the other task's resumption is still queued
         });
         aio::create_task(aio::finally(
@@ -683,10 +647,7 @@ TEST_CASE("a queue that outlives run after a hard stop is destroyed safely") {
             aio::create_task([&]() -> aio::awaitable<void> { (void)co_await q.get(); });
             co_await aio::sleep(0s);
             std::raise(SIGINT);
-            try {
-                co_await aio::sleep(1h);
-            } catch (const aio::cancelled_error&) {
-            }
+            co_await aio_test::sleep_until_cancelled();
             std::raise(SIGINT);
             co_await aio::sleep(1h);
         });
@@ -702,10 +663,7 @@ TEST_CASE("two signals during shutdown after main returned make run throw, not r
     try {
         value = aio::run([&]() -> aio::awaitable<int> {
             aio::create_task([]() -> aio::awaitable<void> {
-                try {
-                    co_await aio::sleep(1h);
-                } catch (const aio::cancelled_error&) {
-                }
+                co_await aio_test::sleep_until_cancelled();
                 std::raise(SIGINT);
                 std::raise(SIGINT);
                 co_await aio::sleep(0s);

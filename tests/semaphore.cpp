@@ -1,14 +1,12 @@
 // Tests of aio/semaphore.hpp: semaphore, bounded_semaphore, FIFO hand-over, cancellation,
 // semaphore::guard.
-#include "support.hpp"
+#include "fixtures.hpp"
 
 #include <aio/semaphore.hpp>
 
 #include <doctest/doctest.h>
 
-#include <algorithm>
 #include <chrono>
-#include <cstddef>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -50,15 +48,6 @@ aio::task<void> take_permit(aio::semaphore& sem, std::vector<std::string>& order
         }
     });
 }
-
-/// Counts the tasks inside a section, also when one leaves it by an exception.
-struct occupant {
-    explicit occupant(int& count) : count_(count) { ++count_; }
-    occupant(const occupant&) = delete;
-    occupant& operator=(const occupant&) = delete;
-    ~occupant() { --count_; }
-    int& count_;
-};
 
 } // namespace
 
@@ -275,46 +264,14 @@ TEST_CASE("scoped returns a guard that releases its permit at scope end and on e
     CHECK(caught == "body failed");
     CHECK(free_at_end == 1);
 }
-
-TEST_CASE("many tasks, some cancelled, never exceed the permits and return them all") {
-    int inside = 0;
-    int most_inside = 0;
-    int completed = 0;
-    int cancelled = 0;
-    int free_at_end = 0;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        aio::bounded_semaphore sem(3);
-        int queued = 0;
-        std::vector<aio::task<void>> tasks;
-        for (int i = 0; i < 30; ++i) {
-            tasks.push_back(aio::create_task([&]() -> aio::awaitable<void> {
-                ++queued;
-                auto permit = co_await sem.scoped();
-                occupant in(inside);
-                most_inside = std::max(most_inside, inside);
-                co_await aio::sleep(0s);
-                ++completed;
-            }));
-        }
-        co_await yield_until(queued, 30);
-        for (int round = 0; round < 3; ++round) {
-            for (std::size_t i = static_cast<std::size_t>(round); i < tasks.size(); i += 7) {
-                tasks[i].cancel();
-            }
-            co_await aio::sleep(0s);
-        }
-        for (auto& t : tasks) {
-            try {
-                co_await t();
-            } catch (const aio::cancelled_error&) {
-                ++cancelled;
-            }
-        }
-        free_at_end = co_await drain(sem);
-    });
-    CHECK(most_inside == 3);
-    CHECK(inside == 0);
-    CHECK(completed + cancelled == 30);
-    CHECK(cancelled > 0);
+AIO_TEST_CASE("many tasks, some cancelled, never exceed the permits and return them all") {
+    aio::bounded_semaphore sem(3);
+    auto enter = [&sem] { return sem.scoped(); };
+    aio_test::crowd_report r = co_await aio_test::crowd(enter, 7);
+    CHECK(r.most_inside == 3);
+    CHECK(r.inside_at_end == 0);
+    CHECK(r.completed + r.cancelled == aio_test::crowd_size);
+    CHECK(r.cancelled > 0);
+    int free_at_end = co_await drain(sem);
     CHECK(free_at_end == 3);
 }

@@ -1,5 +1,5 @@
 // Tests of aio/sleep.hpp: sleep(d) and sleep(0).
-#include "support.hpp"
+#include "fixtures.hpp"
 
 #include <aio/sleep.hpp>
 
@@ -28,63 +28,45 @@ aio::awaitable<void> take_turns(std::vector<std::string>& events, std::string na
 
 } // namespace
 
-TEST_CASE("sleep zero lets another ready task run in between") {
+AIO_TEST_CASE("sleep zero lets another ready task run in between") {
     int counter = 0;
-    int before = -1;
-    int after = -1;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        auto t = aio::create_task([&]() -> aio::awaitable<void> {
-            ++counter;
-            co_return;
-        });
-        before = counter;
-        co_await aio::sleep(0s);
-        after = counter;
-        co_await t();
+    auto t = aio::create_task([&]() -> aio::awaitable<void> {
+        ++counter;
+        co_return;
     });
-    CHECK(before == 0);
-    CHECK(after == 1);
+    CHECK(counter == 0);
+    co_await aio::sleep(0s);
+    CHECK(counter == 1);
+    co_await t();
 }
 
-TEST_CASE("two tasks sleeping zero take turns") {
+AIO_TEST_CASE("two tasks sleeping zero take turns") {
     std::vector<std::string> events;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        auto a = aio::create_task(take_turns(events, "a"));
-        auto b = aio::create_task(take_turns(events, "b"));
-        co_await a();
-        co_await b();
-    });
+    auto a = aio::create_task(take_turns(events, "a"));
+    auto b = aio::create_task(take_turns(events, "b"));
+    co_await a();
+    co_await b();
     CHECK(join(events) == "a0|b0|a1|b1|a2|b2");
 }
 
-TEST_CASE("sleep with a negative duration yields once like sleep zero") {
+AIO_TEST_CASE("sleep with a negative duration yields once like sleep zero") {
     int counter = 0;
-    int after = -1;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        auto t = aio::create_task([&]() -> aio::awaitable<void> {
-            ++counter;
-            co_return;
-        });
-        co_await aio::sleep(-5s);
-        after = counter;
-        co_await t();
+    auto t = aio::create_task([&]() -> aio::awaitable<void> {
+        ++counter;
+        co_return;
     });
-    CHECK(after == 1);
+    co_await aio::sleep(-5s);
+    CHECK(counter == 1);
+    co_await t();
 }
 
-TEST_CASE("sleep lasts at least the requested duration") {
-    auto elapsed = std::chrono::steady_clock::duration::zero();
-    auto elapsed_fraction = std::chrono::steady_clock::duration::zero();
-    aio_test::run([&]() -> aio::awaitable<void> {
-        auto start = std::chrono::steady_clock::now();
-        co_await aio::sleep(20ms);
-        elapsed = std::chrono::steady_clock::now() - start;
-        start = std::chrono::steady_clock::now();
-        co_await aio::sleep(std::chrono::duration<double, std::milli>(10.5));
-        elapsed_fraction = std::chrono::steady_clock::now() - start;
-    });
-    CHECK(elapsed >= 20ms);
-    CHECK(elapsed_fraction >= std::chrono::microseconds(10500));
+AIO_TEST_CASE("sleep lasts at least the requested duration") {
+    auto start = std::chrono::steady_clock::now();
+    co_await aio::sleep(20ms);
+    CHECK(std::chrono::steady_clock::now() - start >= 20ms);
+    start = std::chrono::steady_clock::now();
+    co_await aio::sleep(std::chrono::duration<double, std::milli>(10.5));
+    CHECK(std::chrono::steady_clock::now() - start >= std::chrono::microseconds(10500));
 }
 
 TEST_CASE("sleep works in coroutines of another io_context, also run inside a task") {
@@ -106,76 +88,59 @@ TEST_CASE("sleep works in coroutines of another io_context, also run inside a ta
         return slept && !failure;
     };
     CHECK(sleep_on_own_context());
-    bool inside_task = false;
     aio_test::run([&]() -> aio::awaitable<void> {
-        inside_task = sleep_on_own_context();
+        CHECK(sleep_on_own_context());
         co_return;
     });
-    CHECK(inside_task);
 }
 
-TEST_CASE("a cancelled sleep throws cancelled_error promptly and later awaits work") {
-    bool caught = false;
-    bool awaited_after = false;
-    auto later_sleep = std::chrono::steady_clock::duration::zero();
-    bool cancelled = true;
-    bool done = false;
+AIO_TEST_CASE("a cancelled sleep throws cancelled_error promptly and later awaits work") {
     auto start = std::chrono::steady_clock::now();
-    aio_test::run([&]() -> aio::awaitable<void> {
-        aio::future<void> started;
-        auto sleeper = aio::create_task([&]() -> aio::awaitable<void> {
-            try {
-                started.set_result();
-                co_await aio::sleep(1h);
-            } catch (const aio::cancelled_error&) {
-                caught = true;
-            }
-            co_await aio::sleep(0s);
-            auto before = std::chrono::steady_clock::now();
-            co_await aio::sleep(10ms);
-            later_sleep = std::chrono::steady_clock::now() - before;
-            awaited_after = true;
-        });
-        auto canceller = aio::create_task([&]() -> aio::awaitable<void> {
-            co_await started();
-            sleeper.cancel();
-        });
-        co_await canceller();
-        co_await sleeper();
-        cancelled = sleeper.cancelled();
-        done = sleeper.done();
+    bool caught = false;
+    auto later_sleep = std::chrono::steady_clock::duration::zero();
+    bool awaited_after = false;
+    aio::future<void> started;
+    auto sleeper = aio::create_task([&]() -> aio::awaitable<void> {
+        try {
+            started.set_result();
+            co_await aio::sleep(1h);
+        } catch (const aio::cancelled_error&) {
+            caught = true;
+        }
+        co_await aio::sleep(0s);
+        auto before = std::chrono::steady_clock::now();
+        co_await aio::sleep(10ms);
+        later_sleep = std::chrono::steady_clock::now() - before;
+        awaited_after = true;
     });
-    auto elapsed = std::chrono::steady_clock::now() - start;
+    auto canceller = aio::create_task([&]() -> aio::awaitable<void> {
+        co_await started();
+        sleeper.cancel();
+    });
+    co_await canceller();
+    co_await sleeper();
     CHECK(caught);
     CHECK(awaited_after);
     CHECK(later_sleep >= 10ms);
-    CHECK(done);
-    CHECK_FALSE(cancelled);
-    CHECK(elapsed < 1min);
+    CHECK(sleeper.done());
+    CHECK_FALSE(sleeper.cancelled());
+    CHECK(std::chrono::steady_clock::now() - start < 1min);
 }
 
-TEST_CASE("a cancellation requested while a task is queued in sleep zero is delivered there") {
+AIO_TEST_CASE("a cancellation requested while a task is queued in sleep zero is delivered there") {
     bool caught = false;
-    bool cancelled = false;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        aio::future<void> started;
-        auto t = aio::create_task([&]() -> aio::awaitable<void> {
-            started.set_result();
-            try {
-                co_await aio::sleep(0s);
-            } catch (const aio::cancelled_error&) {
-                caught = true;
-                throw;
-            }
-        });
-        co_await started();
-        t.cancel();
+    auto t = co_await aio_test::start_task([&](aio::future<void> started) -> aio::awaitable<void> {
+        started.set_result();
         try {
-            co_await t();
+            co_await aio::sleep(0s);
         } catch (const aio::cancelled_error&) {
+            caught = true;
+            throw;
         }
-        cancelled = t.cancelled();
     });
+    t.cancel();
+    bool await_threw = co_await aio_test::co_throws_as<aio::cancelled_error>(t());
     CHECK(caught);
-    CHECK(cancelled);
+    CHECK(await_threw);
+    CHECK(t.cancelled());
 }

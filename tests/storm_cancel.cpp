@@ -242,15 +242,10 @@ struct planner {
 };
 
 std::string describe(const node& n) {
-    std::string out = std::string(kind_name(n.k)) + "#" + std::to_string(n.id);
-    if (!n.children.empty()) {
-        out += "(";
-        for (std::size_t i = 0; i < n.children.size(); ++i) {
-            out += (i ? ", " : "") + describe(n.children[i]);
-        }
-        out += ")";
-    }
-    return out;
+    auto label = [](const node& x) {
+        return std::string(kind_name(x.k)) + "#" + std::to_string(x.id);
+    };
+    return aio_storm::describe_tree(n, label);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -349,15 +344,6 @@ struct world {
     }
     void absorb(const std::exception_ptr& e) { sink(absorbed, e, "absorbed"); }
     void replace(const std::exception_ptr& e) { sink(replaced, e, "replaced"); }
-};
-
-/// Counts a node's start, and its frame's end when destroyed.
-struct node_scope {
-    node_books& b;
-    explicit node_scope(node_books& books) : b(books) { ++b.started; }
-    ~node_scope() { ++b.ended; }
-    node_scope(const node_scope&) = delete;
-    node_scope& operator=(const node_scope&) = delete;
 };
 
 /// Counts the holders of a lock or permit while it lives.
@@ -769,7 +755,7 @@ aio::awaitable<void> semaphore_node(world& w, const node& n) {
 aio::awaitable<void> generator_node(world& w, const node& n) {
     node_books& b = w.books[static_cast<std::size_t>(n.id)];
     auto body = [&w, &n, &b]() -> aio::generator<int> {
-        aio_storm::live_count alive(b.generator_frames);
+        aio_test::live_count alive(b.generator_frames);
         std::exception_ptr closing;
         try {
             for (int i = 0; i < n.a; ++i) {
@@ -925,7 +911,7 @@ aio::awaitable<void> shared_node(world& w, const node& n) {
 }
 
 aio::awaitable<void> run_node(world& w, const node& n) {
-    node_scope scope(w.books[static_cast<std::size_t>(n.id)]);
+    aio_storm::frame_scope scope(w.books[static_cast<std::size_t>(n.id)]);
     switch (n.k) {
     case kind::yields:
         co_await yield_times(n.a);

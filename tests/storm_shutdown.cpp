@@ -152,21 +152,17 @@ struct pplanner {
 };
 
 std::string describe(const pnode& n) {
-    std::string out = std::string(park_name(n.k)) + "#" + std::to_string(n.id);
-    if (n.helper != spawn::none) {
-        out += n.helper == spawn::awaited ? "+awaited" : "+detached";
-    }
-    if (n.raises > 0) {
-        out += "+raise" + std::to_string(n.raises);
-    }
-    if (!n.children.empty()) {
-        out += "(";
-        for (std::size_t i = 0; i < n.children.size(); ++i) {
-            out += (i ? ", " : "") + describe(n.children[i]);
+    auto label = [](const pnode& x) {
+        std::string out = std::string(park_name(x.k)) + "#" + std::to_string(x.id);
+        if (x.helper != spawn::none) {
+            out += x.helper == spawn::awaited ? "+awaited" : "+detached";
         }
-        out += ")";
-    }
-    return out;
+        if (x.raises > 0) {
+            out += "+raise" + std::to_string(x.raises);
+        }
+        return out;
+    };
+    return aio_storm::describe_tree(n, label);
 }
 
 int count_leaves(const pnode& n) {
@@ -231,14 +227,6 @@ struct sworld {
     int helpers_finished = 0;
     int recancelled = 0; // cancellations that reached a cleanup's await (and were ridden out)
     int raised = 0;
-};
-
-struct frame_scope {
-    pbooks& b;
-    explicit frame_scope(pbooks& books) : b(books) { ++b.started; }
-    ~frame_scope() { ++b.ended; }
-    frame_scope(const frame_scope&) = delete;
-    frame_scope& operator=(const frame_scope&) = delete;
 };
 
 /// sleep(0) that rides out cancellations: cleanups here must finish however often they are
@@ -405,7 +393,7 @@ aio::awaitable<void> park_composite(sworld& w, const pnode& n) {
     switch (n.k) {
     case park::generator: {
         auto body = [&w, &n, &b]() -> aio::generator<int> {
-            aio_storm::live_count alive(b.generator_frames);
+            aio_test::live_count alive(b.generator_frames);
             co_await parked_node(w, n.children[0]);
             co_yield 1;
         };
@@ -490,7 +478,7 @@ aio::awaitable<void> park_composite(sworld& w, const pnode& n) {
 }
 
 aio::awaitable<void> parked_node(sworld& w, const pnode& n) {
-    frame_scope scope(w.books[static_cast<std::size_t>(n.id)]);
+    aio_storm::frame_scope scope(w.books[static_cast<std::size_t>(n.id)]);
     std::exception_ptr ended_by;
     try {
         if (static_cast<int>(n.k) < leaf_kinds) {

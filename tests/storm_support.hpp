@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -159,18 +160,34 @@ struct storm_error : std::runtime_error {
     int id;
 };
 
-/// Adds one to a counter for as long as it lives: as a local of a coroutine, it counts the
-/// frames that have not been destroyed.
-class live_count {
+/// Counts a plan node's start, and its frame's end when destroyed, in the node's books (any
+/// type with `started` and `ended` counters).
+template <class Books>
+class frame_scope {
 public:
-    explicit live_count(int& counter) noexcept : counter_(counter) { ++counter_; }
-    ~live_count() { --counter_; }
-    live_count(const live_count&) = delete;
-    live_count& operator=(const live_count&) = delete;
+    explicit frame_scope(Books& books) noexcept : books_(books) { ++books_.started; }
+    ~frame_scope() { ++books_.ended; }
+    frame_scope(const frame_scope&) = delete;
+    frame_scope& operator=(const frame_scope&) = delete;
 
 private:
-    int& counter_;
+    Books& books_;
 };
+
+/// A plan's tree as text, printed with a failing round: `label(node)`, then the children's in
+/// parentheses, comma-separated.
+template <class Node, class Label>
+std::string describe_tree(const Node& n, const Label& label) {
+    std::string out = label(n);
+    if (!n.children.empty()) {
+        out += "(";
+        for (std::size_t i = 0; i < n.children.size(); ++i) {
+            out += (i ? ", " : "") + describe_tree(n.children[i], label);
+        }
+        out += ")";
+    }
+    return out;
+}
 
 /// Runs the rounds of one storm: `round(seed, context)` plays the round with that seed and
 /// returns what it found wrong; it may fill `context` (say, the tree it drew), which a failure

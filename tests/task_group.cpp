@@ -1,5 +1,5 @@
 // Tests of aio/task_group.hpp: task_group, used through aio::with.
-#include "support.hpp"
+#include "fixtures.hpp"
 
 #include <doctest/doctest.h>
 
@@ -14,6 +14,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
+using aio_test::fail_after_yield;
 using aio_test::holds;
 
 aio::awaitable<void> record_now(std::vector<int>& out, int value) {
@@ -33,11 +34,6 @@ aio::awaitable<void> open_after_yields(aio::future<void> gate, std::vector<int>&
     gate.set_result();
 }
 
-aio::awaitable<void> fail_after_yield(std::string what) {
-    co_await aio::sleep(0s);
-    throw std::runtime_error(what);
-}
-
 struct probe {
     int observed = 0;
     int ended = 0;
@@ -49,12 +45,9 @@ aio::awaitable<void> cleanup_child(std::optional<aio::future<void>> started, pro
     if (started) {
         started->set_result();
     }
-    std::exception_ptr cancel;
-    try {
-        co_await aio::sleep(1h);
-    } catch (const aio::cancelled_error&) {
+    std::exception_ptr cancel = co_await aio_test::sleep_until_cancelled();
+    if (cancel) {
         ++p.observed;
-        cancel = std::current_exception();
     }
     co_await aio::sleep(0s);
     co_await aio::sleep(0s);
@@ -66,12 +59,7 @@ aio::awaitable<void> cleanup_child(std::optional<aio::future<void>> started, pro
 
 /// Sleeps; when cancelled, fails with std::logic_error(what) instead.
 aio::awaitable<void> fail_when_cancelled(std::string what) {
-    bool cancelled = false;
-    try {
-        co_await aio::sleep(1h);
-    } catch (const aio::cancelled_error&) {
-        cancelled = true;
-    }
+    std::exception_ptr cancelled = co_await aio_test::sleep_until_cancelled();
     if (cancelled) {
         throw std::logic_error(what);
     }

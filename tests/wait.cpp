@@ -1,5 +1,5 @@
 // Tests of aio/wait.hpp: wait, wait_for, timeout, timeout_at.
-#include "support.hpp"
+#include "fixtures.hpp"
 
 #include <doctest/doctest.h>
 
@@ -13,16 +13,11 @@ using namespace std::chrono_literals;
 
 namespace {
 
+using aio_test::fail_after_yield;
 using aio_test::holds;
-
-aio::awaitable<int> value_now(int value) {
-    co_return value;
-}
-
-aio::awaitable<int> value_after(aio::future<void> gate, int value) {
-    co_await gate();
-    co_return value;
-}
+using aio_test::sleep_forever;
+using aio_test::value_after;
+using aio_test::value_now;
 
 /// Yields once, opens `gate`, returns `value`.
 aio::awaitable<int> open_after_yield(aio::future<void> gate, int value) {
@@ -31,26 +26,10 @@ aio::awaitable<int> open_after_yield(aio::future<void> gate, int value) {
     co_return value;
 }
 
-aio::awaitable<int> fail_after_yield(std::string what) {
-    co_await aio::sleep(0s);
-    throw std::runtime_error(what);
-}
-
-aio::awaitable<int> sleep_forever(aio::future<void> started) {
-    started.set_result();
-    co_await aio::sleep(1h);
-    co_return 0;
-}
-
 /// Sleeps for an hour; on cancellation awaits two cleanup steps, sets `cleaned`, rethrows.
 aio::awaitable<int> slow_with_cleanup(bool& cleaned, aio::future<void> started) {
     started.set_result();
-    std::exception_ptr cancel;
-    try {
-        co_await aio::sleep(1h);
-    } catch (const aio::cancelled_error&) {
-        cancel = std::current_exception();
-    }
+    std::exception_ptr cancel = co_await aio_test::sleep_until_cancelled();
     co_await aio::sleep(0s);
     co_await aio::sleep(0s);
     cleaned = true;
@@ -62,9 +41,8 @@ aio::awaitable<int> slow_with_cleanup(bool& cleaned, aio::future<void> started) 
 
 /// Sleeps for an hour; on cancellation returns 7 instead.
 aio::awaitable<int> swallow_cancel(bool& caught) {
-    try {
-        co_await aio::sleep(1h);
-    } catch (const aio::cancelled_error&) {
+    std::exception_ptr cancelled = co_await aio_test::sleep_until_cancelled();
+    if (cancelled) {
         caught = true;
     }
     co_await aio::sleep(0s);

@@ -3,7 +3,7 @@
 #pragma once
 
 #include <aio/awaitable.hpp>
-#include <aio/detail/core.hpp>
+#include <aio/detail/state.hpp>
 #include <aio/error.hpp>
 #include <aio/exception_handler.hpp>
 #include <aio/future.hpp>

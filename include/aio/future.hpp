@@ -3,7 +3,7 @@
 
 #include <aio/awaitable.hpp>
 #include <aio/detail/await_state.hpp>
-#include <aio/detail/core.hpp>
+#include <aio/detail/state.hpp>
 #include <aio/error.hpp>
 #include <aio/loop.hpp>
 #include <aio/task.hpp>

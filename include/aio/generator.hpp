@@ -2,8 +2,8 @@
 #pragma once
 
 #include <aio/awaitable.hpp>
-#include <aio/detail/core.hpp>
 #include <aio/detail/generator_promise.hpp>
+#include <aio/detail/state.hpp>
 #include <aio/error.hpp>
 #include <aio/exception_handler.hpp>
 

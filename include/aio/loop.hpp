@@ -4,7 +4,7 @@
 
 #include <aio/awaitable.hpp>
 #include <aio/detail/await_state.hpp>
-#include <aio/detail/core.hpp>
+#include <aio/detail/state.hpp>
 #include <aio/detail/suspend.hpp>
 #include <aio/exception_handler.hpp>
 #include <aio/task.hpp>
@@ -98,7 +98,7 @@ public:
     template <class T>
     task<T> create_task(awaitable<T> aw, std::string name = {}) const {
         require_open();
-        return detail::spawn_task<T>(*core_, std::move(aw), std::move(name));
+        return task<T>(detail::spawn_task<T>(*core_, std::move(aw), std::move(name)));
     }
     /// The same for a callable returning an awaitable (kept, with its captures, while it runs).
     template <class F>
@@ -106,7 +106,7 @@ public:
     auto create_task(F f, std::string name = {}) const {
         require_open();
         using T = awaitable_value_t<std::invoke_result_t<F&>>;
-        return detail::spawn_task<T>(*core_, std::move(f), std::move(name));
+        return task<T>(detail::spawn_task<T>(*core_, std::move(f), std::move(name)));
     }
 
     /// loop.run_until_complete: runs the loop until `t` is done and returns its value or

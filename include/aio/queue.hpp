@@ -3,6 +3,7 @@
 #pragma once
 
 #include <aio/awaitable.hpp>
+#include <aio/detail/loop_core.hpp>
 #include <aio/detail/queue_storage.hpp>
 #include <aio/detail/queue_waiter.hpp>
 #include <aio/detail/suspend.hpp>

@@ -2,7 +2,7 @@
 #pragma once
 
 #include <aio/awaitable.hpp>
-#include <aio/detail/core.hpp>
+#include <aio/detail/state.hpp>
 #include <aio/error.hpp>
 #include <aio/loop.hpp>
 #include <aio/task.hpp>

@@ -2,10 +2,10 @@
 #pragma once
 
 #include <aio/awaitable.hpp>
-#include <aio/detail/asio_compat.hpp>
 #include <aio/detail/await_state.hpp>
-#include <aio/detail/core.hpp>
+#include <aio/detail/state.hpp>
 #include <aio/detail/task_executor.hpp>
+#include <aio/detail/task_start.hpp>
 #include <aio/error.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -136,130 +136,6 @@ public:
     explicit task(detail::ref<detail::state<T>> s) noexcept : any_task(std::move(s)) {}
 };
 
-namespace detail {
-
-/// A task's state as its coroutine's bottom frame sees it. The body sits behind virtual calls,
-/// so that the frame's type does not depend on the body's: one entry function per result type
-/// serves every body.
-template <class T>
-class task_base : public state<T> {
-public:
-    using state<T>::state;
-    /// The body's coroutine: the awaitable itself, or what the callable returns.
-    virtual awaitable<T> make_coroutine() = 0;
-    /// Destroys the callable and its captures, once the coroutine they serve has ended.
-    virtual void drop_body() noexcept = 0;
-};
-
-// GCC gives a coroutine's frame the linkage of an ordinary class in this header, and warns
-// (-Wsubobject-linkage, on by default) when a task's result type is local to the user's file,
-// e.g. in an anonymous namespace. The frame is an implementation type of this one function, used
-// in no other translation unit, so the warning is a false positive here.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wsubobject-linkage"
-#endif
-/// The bottom frame of a task's coroutine stack: runs the body and ends the task with what it
-/// gives. Asio runs a coroutine stack from such a frame (co_spawn's is another); aio starts its
-/// own because co_spawn, for what aio already does itself, pays per task with a cancellation
-/// handler and a second cancellation state, two work-counting guards (the runner keeps the loop
-/// busy instead), a dispatch before the body and a post after it (aio's ends never resume a
-/// coroutine inline, so the task may end at once). Every exception is caught here: none may
-/// leave the frame, as Asio would rethrow it out of the loop's run().
-template <class T>
-bottom_frame task_entry(ref<task_base<T>> running) {
-    std::exception_ptr error;
-    bool cancelled = false;
-    running->anchor_frame(&error);
-    try {
-        if constexpr (std::is_void_v<T>) {
-            co_await running->make_coroutine();
-        } else {
-            running->stash(co_await running->make_coroutine());
-        }
-    } catch (const cancelled_error&) {
-        // Told apart here, by type, the usual end of a cancelled task costs no second throw
-        // (finish_exception classifies by rethrowing).
-        error = std::current_exception();
-        cancelled = true;
-    } catch (...) {
-        error = std::current_exception();
-    }
-    running->drop_body();
-    if (cancelled) {
-        running->finish_cancelled(std::move(error));
-    } else if (error) {
-        running->finish_exception(std::move(error));
-    } else if constexpr (std::is_void_v<T>) {
-        running->finish_value(std::monostate{});
-    } else {
-        running->finish_stashed();
-    }
-}
-
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
-
-/// Runs a scheduled task's first step; `running` is the reference its bottom frame owns.
-template <class T>
-void start_task(ref<task_base<T>> running) {
-    task_base<T>* st = running.get();
-    if (st->cancel_requests() > 0) {
-        st->drop_body();
-        st->finish_cancelled(); // cancelled before its first step: the body never runs
-        return;
-    }
-    ref<task_base<T>> alive = running; // the first step may end the task and drop `running`
-    boost::asio::cancellation_slot slot = st->cancellation_slot();
-    boost::asio::any_io_executor ex = make_task_executor(st->loop()->executor(), st);
-    boost::asio::cancellation_state cs(slot);
-    st->set_own_slot(cs.slot());
-    st->set_first_step(true);
-    // The first step runs here, inline, up to the body's first suspension (as co_spawn's does).
-    launch_stack(task_entry<T>(std::move(running)), ex, slot, cs);
-    st->set_first_step(false);
-}
-
-/// A task's state with its body: an awaitable<T>, or a callable returning one (kept, with its
-/// captures, until the coroutine it made has ended).
-template <class T, class Body>
-class task_state final : public task_base<T> {
-public:
-    task_state(loop_core& loop, Body body) : task_base<T>(&loop, true), body_(std::move(body)) {}
-
-    void start() override { start_task<T>(ref<task_base<T>>::adopt(this)); }
-
-    awaitable<T> make_coroutine() override {
-        if constexpr (awaitable_type<Body>) {
-            return std::move(*body_);
-        } else {
-            return (*body_)();
-        }
-    }
-    void drop_body() noexcept override { body_.reset(); }
-
-private:
-    std::optional<Body> body_;
-};
-
-/// Schedules `body` (an awaitable<T>, or a callable returning one) as a task on `loop`. As in
-/// asyncio, the first step is queued: the body starts once the caller yields to the loop.
-template <class T, class Body>
-task<T> spawn_task(loop_core& loop, Body body, std::string name) {
-    auto* st = new task_state<T, Body>(loop, std::move(body));
-    st->set_id(loop.next_task_id());
-    if (!name.empty()) {
-        st->set_name(std::move(name));
-    }
-    loop.tasks().push_back(*st);
-    task<T> handle(ref<state<T>>{st});
-    loop.schedule_start(*st); // the queue owns the reference `st` was created with
-    return handle;
-}
-
-} // namespace detail
-
 /// Makes `aw` a task on the running loop (asyncio.create_task) and returns its handle. The
 /// task is scheduled at once: its body starts when the caller next yields to the loop. Tasks
 /// start in the order they were created, in batches: one handler posted to the loop starts all
@@ -273,7 +149,8 @@ task<T> spawn_task(loop_core& loop, Body body, std::string name) {
 /// and with it the captures, dangling when the statement ends.
 template <class T>
 task<T> create_task(awaitable<T> aw, std::string name = {}) {
-    return detail::spawn_task<T>(detail::require_running_loop(), std::move(aw), std::move(name));
+    return task<T>(
+        detail::spawn_task<T>(detail::require_running_loop(), std::move(aw), std::move(name)));
 }
 
 /// Starts `f()` as a task, keeping the callable `f` (and its captures) alive inside the task
@@ -282,7 +159,8 @@ template <class F>
 requires awaitable_factory<F>
 auto create_task(F f, std::string name = {}) {
     using T = awaitable_value_t<std::invoke_result_t<F&>>;
-    return detail::spawn_task<T>(detail::require_running_loop(), std::move(f), std::move(name));
+    return task<T>(
+        detail::spawn_task<T>(detail::require_running_loop(), std::move(f), std::move(name)));
 }
 
 /// asyncio.ensure_future: a task stays itself; an awaitable becomes a new task.

@@ -3,8 +3,8 @@
 
 #include <aio/awaitable.hpp>
 #include <aio/cleanup.hpp>
-#include <aio/detail/core.hpp>
 #include <aio/detail/intrusive_list.hpp>
+#include <aio/detail/state.hpp>
 #include <aio/detail/suspend.hpp>
 #include <aio/error.hpp>
 #include <aio/task.hpp>

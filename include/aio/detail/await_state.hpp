@@ -2,7 +2,7 @@
 #pragma once
 
 #include <aio/awaitable.hpp>
-#include <aio/detail/core.hpp>
+#include <aio/detail/state.hpp>
 #include <aio/detail/suspend.hpp>
 #include <aio/detail/task_executor.hpp>
 
@@ -105,11 +105,7 @@ public:
             return;
         }
         boost::asio::post(loop->context(), [loop, fn = std::move(fn)] {
-            try {
-                fn();
-            } catch (...) {
-                loop->report({"exception in a done callback", std::current_exception(), {}});
-            }
+            loop->call_reporting("exception in a done callback", fn);
         });
     }
 

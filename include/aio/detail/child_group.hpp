@@ -2,7 +2,7 @@
 #pragma once
 
 #include <aio/awaitable.hpp>
-#include <aio/detail/core.hpp>
+#include <aio/detail/state.hpp>
 #include <aio/detail/suspend.hpp>
 
 #include <boost/asio/this_coro.hpp>

@@ -3,8 +3,8 @@
 #pragma once
 
 #include <aio/awaitable.hpp>
-#include <aio/detail/core.hpp>
 #include <aio/detail/intrusive_list.hpp>
+#include <aio/detail/state.hpp>
 #include <aio/detail/suspend.hpp>
 #include <aio/queue_error.hpp>
 

@@ -2,8 +2,8 @@
 // and barrier share.
 #pragma once
 
-#include <aio/detail/core.hpp>
 #include <aio/detail/intrusive_list.hpp>
+#include <aio/detail/state.hpp>
 #include <aio/detail/suspend.hpp>
 #include <aio/error.hpp>
 
