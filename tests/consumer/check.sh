@@ -6,6 +6,7 @@
 # 2. a copied example built with the five-line CMakeLists.txt from examples/README.md;
 # 3. add_subdirectory; 4. FetchContent from a local git repository (it fetches the committed HEAD);
 # 5. the vcpkg port's steps (vcpkg_port.cmake); 6. the Conan recipe's steps (conan_recipe.py).
+# The consumer of 1, 3, 4 and 5 also uses aio_precompile_headers() (docs/build-time.md).
 set -euo pipefail
 
 source_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -24,6 +25,11 @@ build_and_run() { # <build dir> <executable> <cmake configure arguments...>
     shift 2
     cmake -S "$consumer" -B "$build" -DCMAKE_BUILD_TYPE=Release "$@"
     cmake --build "$build"
+    # The consumer calls aio_precompile_headers: its header was precompiled (.gch or .pch).
+    if ! compgen -G "$build/CMakeFiles/$exe.dir/cmake_pch.hxx.?ch" >/dev/null; then
+        echo "consumer: no precompiled header in $build for $exe" >&2
+        exit 1
+    fi
     "$build/$exe"
 }
 

@@ -56,7 +56,8 @@ endfunction()
 get_filename_component(port_dir "${CMAKE_CURRENT_LIST_DIR}/../../ports/aio" ABSOLUTE)
 include("${port_dir}/portfile.cmake")
 
-foreach(installed share/aio/aio-config.cmake share/aio/aio-config-version.cmake share/aio/usage
+foreach(installed share/aio/aio-config.cmake share/aio/aio-config-version.cmake
+        share/aio/AioPrecompile.cmake share/aio/usage
         share/aio/copyright include/aio/aio.hpp)
     if(NOT EXISTS "${CURRENT_PACKAGES_DIR}/${installed}")
         message(FATAL_ERROR "vcpkg_port.cmake: the port did not install ${installed}")
