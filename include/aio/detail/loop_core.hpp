@@ -228,6 +228,20 @@ public:
     /// closes for good; executor jobs still running are reported and left to finish.
     void close_now() noexcept;
     /// Loop thread: the loop no longer takes work from other threads.
+    /// What every way of closing starts with, once: the loop takes no more work from other
+    /// threads or signals, and the pool is joined (no job runs) or left to finish. False if the
+    /// loop was closed already.
+    bool begin_close() noexcept {
+        if (ctx_closed_) {
+            return false;
+        }
+        ctx_closed_ = true;
+        release_pool(running_jobs() == 0);
+        mark_closed();
+        signals_.clear();
+        work_.reset();
+        return true;
+    }
     void mark_closed() {
         std::lock_guard lock(mutex_);
         open_ctx_ = nullptr;

@@ -338,14 +338,9 @@ inline void loop_core::schedule_start(state_base& s) {
 }
 
 inline void loop_core::close_finished() noexcept {
-    if (ctx_closed_) {
+    if (!begin_close()) {
         return;
     }
-    ctx_closed_ = true;
-    release_pool(running_jobs() == 0);
-    mark_closed();
-    signals_.clear();
-    work_.reset();
     discard_handed_over();
     ready_.discard_all(); // awaits of coroutines that are not tasks, woken but not run
     deadlines_.close();
@@ -372,21 +367,20 @@ inline void loop_core::close_now() noexcept {
 }
 
 inline void loop_core::abandon() noexcept {
-    if (ctx_closed_) {
+    if (!begin_close()) {
         return;
     }
-    ctx_closed_ = true;
-    release_pool(running_jobs() == 0);
-    mark_closed();
-    signals_.clear();
-    work_.reset();
     tasks_.for_each([](state_base& s) { s.drop_callbacks(); });
     report_unretrieved();
     keep_forever(shared_from_this());
 }
 
 inline loop_core::~loop_core() {
-    if (ctx_closed_) {
+    if (tasks_.empty()) {
+        close_finished(); // a no-op if closed already
+        return;
+    }
+    if (!begin_close()) {
         return;
     }
     // As close_now(), but this loop cannot keep itself: what stays parked is kept without it.
@@ -394,19 +388,6 @@ inline loop_core::~loop_core() {
         std::unique_ptr<boost::asio::io_context> ctx;
         std::vector<ref<state_base>> tasks;
     };
-    ctx_closed_ = true;
-    mark_closed();
-    signals_.clear();
-    work_.reset();
-    release_pool(running_jobs() == 0);
-    if (tasks_.empty()) {
-        discard_handed_over();
-        ready_.discard_all();
-        deadlines_.close();
-        ctx_.reset();
-        report_unretrieved();
-        return;
-    }
     auto frozen = std::make_shared<kept>();
     frozen->ctx = std::move(ctx_);
     while (state_base* s = tasks_.pop_front()) {
