@@ -6,8 +6,8 @@
 #   aio_precompile_headers(<target> REUSE_FROM <other target>)
 #
 # The first form precompiles <aio/aio.hpp>, then each HEADERS entry (written as for
-# target_precompile_headers: <doctest/doctest.h>, a path, or a generator expression), into a
-# header that every C++ source of <target> includes first. The second form makes <target> use the header precompiled for
+# target_precompile_headers: <doctest/doctest.h>, a path relative to the calling directory, or a
+# generator expression), into a header that every C++ source of <target> includes first. The second form makes <target> use the header precompiled for
 # <other target>, which must have been given the first form and the same compile options (with
 # GCC a mismatch is a -Winvalid-pch warning, an error under -Werror): one precompiled header for
 # several small programs.
@@ -46,6 +46,11 @@ function(aio_precompile_headers target)
                 # Already a generator expression: the caller chose its condition.
                 list(APPEND cxx_headers "${header}")
                 continue()
+            endif()
+            if(NOT header MATCHES "^[<\"]")
+                # A path: target_precompile_headers reads it from the calling directory, but not
+                # inside a generator expression.
+                cmake_path(ABSOLUTE_PATH header BASE_DIRECTORY "${CMAKE_CURRENT_SOURCE_DIR}")
             endif()
             # A generator expression ends at the first ">": $<ANGLE-R> writes the one that closes
             # <header>.
