@@ -145,10 +145,10 @@ inline awaitable<void> gather_wait(const std::vector<state_base*>& states, bool 
 
 /// One handle per element, in range order: awaitables become tasks (moved out of the range,
 /// which is gather's own), handles are copied (a view keeps the handles it refers to).
-template <std::ranges::input_range R>
-auto ensure_tasks(R& range) {
+template <class Handles, std::ranges::input_range R>
+Handles make_tasks(R& range) {
     using E = std::ranges::range_value_t<R>;
-    std::vector<typename range_element<E>::handle> tasks;
+    Handles tasks;
     if constexpr (std::ranges::sized_range<R>) {
         tasks.reserve(std::ranges::size(range));
     }
@@ -164,14 +164,27 @@ auto ensure_tasks(R& range) {
     return tasks;
 }
 
+/// gather's handles for a range it owns: a vector of the handles themselves is taken as it is.
+template <std::ranges::input_range R>
+auto ensure_tasks(R& range) {
+    using E = std::ranges::range_value_t<R>;
+    using handles = std::vector<typename range_element<E>::handle>;
+    if constexpr (std::same_as<R, handles>) {
+        return std::move(range); // already gather's own handles: no copy, no touch of each task
+    } else {
+        return make_tasks<handles>(range);
+    }
+}
+
 template <class R>
 awaitable<std::vector<result_t<gathered_range_t<R>>>> gather_range(R range) {
     auto tasks = ensure_tasks(range);
     co_await gather_wait(states_of(tasks), true);
     std::vector<result_t<gathered_range_t<R>>> out;
     out.reserve(tasks.size());
-    for (const auto& t : tasks) {
+    for (auto& t : tasks) {
         out.push_back(value_of(t));
+        t = {}; // released while its state is at hand, not in a second pass
     }
     co_return out;
 }
@@ -182,8 +195,9 @@ awaitable<std::vector<outcome<result_t<gathered_range_t<R>>>>> gather_range_outc
     co_await gather_wait(states_of(tasks), false);
     std::vector<outcome<result_t<gathered_range_t<R>>>> out;
     out.reserve(tasks.size());
-    for (const auto& t : tasks) {
+    for (auto& t : tasks) {
         out.push_back(outcome_of(t));
+        t = {};
     }
     co_return out;
 }
