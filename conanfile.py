@@ -41,6 +41,9 @@ class AioConan(ConanFile):
     def package_id(self):
         self.info.clear()
 
+    # Where CMake's install puts the module (AIO_INSTALL_CMAKEDIR), relative to the package.
+    _precompile_module = "share/cmake/aio/AioPrecompile.cmake"
+
     def package_info(self):
         # Consumers get aio::aio from Conan's CMakeDeps, not from aio's installed config.
         self.cpp_info.set_property("cmake_file_name", "aio")
@@ -48,5 +51,8 @@ class AioConan(ConanFile):
         self.cpp_info.bindirs = []
         self.cpp_info.libdirs = []
         self.cpp_info.requires = ["boost::headers"]
+        # CMakeDeps writes its own aio-config.cmake; this makes it define aio_precompile_headers()
+        # as aio's installed config does.
+        self.cpp_info.set_property("cmake_build_modules", [self._precompile_module])
         if self.settings.os in ("Linux", "FreeBSD"):
             self.cpp_info.system_libs = ["pthread"]

@@ -7,10 +7,10 @@
 #
 # The first form precompiles <aio/aio.hpp>, then each HEADERS entry (written as for
 # target_precompile_headers: <doctest/doctest.h>, a path relative to the calling directory, or a
-# generator expression), into a header that every C++ source of <target> includes first. The second form makes <target> use the header precompiled for
-# <other target>, which must have been given the first form and the same compile options (with
-# GCC a mismatch is a -Winvalid-pch warning, an error under -Werror): one precompiled header for
-# several small programs.
+# generator expression), into a header that every C++ source of <target> includes first. The
+# second form makes <target> use the header precompiled for <other target>, which must have been
+# given the first form and the same compile options (with GCC a mismatch is a -Winvalid-pch
+# warning, an error under -Werror): one precompiled header for several small programs.
 #
 # <target> must link aio::aio. Only C++ sources get the header. CMAKE_DISABLE_PRECOMPILE_HEADERS
 # (or the target property DISABLE_PRECOMPILE_HEADERS) turns precompiling off again, for a build

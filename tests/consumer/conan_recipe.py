@@ -142,6 +142,9 @@ def main():
     check(info.properties.get("cmake_target_name") == "aio::aio", "cmake_target_name must be aio::aio")
     check(info.libdirs == [] and info.bindirs == [], "a header-only package has no lib or bin dirs")
     check(os.path.isfile(os.path.join(package, "include", "aio", "aio.hpp")), "headers not packaged")
+    modules = info.properties.get("cmake_build_modules", [])
+    check(len(modules) == 1 and os.path.isfile(os.path.join(package, modules[0])),
+          f"cmake_build_modules must name the packaged AioPrecompile.cmake, names {modules}")
 
     test_build = os.path.join(work, "test_package")
     run("cmake", "-S", os.path.join(source, "test_package"), "-B", test_build,
