@@ -16,6 +16,12 @@ namespace {
 using aio_test::join;
 using aio_test::yield_until;
 
+// Every await that parks (an event's wait among them) holds Asio's completion handler inside its
+// waiter: two pointers from Asio 1.26 to 1.38. A release whose handler grows would cost an
+// allocation per park without failing anything else: it fails this build instead.
+static_assert(aio::detail::waiter::fits<aio::detail::park_handler>,
+              "Asio's awaitable handler no longer fits in aio's waiter: enlarge waiter::storage_");
+
 /// A task that waits for the event and records `name` when it gets through (or that it was
 /// cancelled).
 aio::task<void> wait_and_record(aio::event& ev, std::vector<std::string>& order, int& waiting,

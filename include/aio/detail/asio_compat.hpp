@@ -51,4 +51,11 @@ boost::asio::cancellation_state stack_cancellation_state(const Handler& handler)
     return handler.get_cancellation_state();
 }
 
+/// The completion handler Asio gives an operation of signature void(bool) co_awaited in an
+/// awaitable: what detail::park's waiter holds while a coroutine is parked. Internal to Asio;
+/// two pointers from 1.26 to 1.38, which the waiter stores in place (tests/event.cpp checks it,
+/// so that a release that grows it fails CI instead of silently costing an allocation per park).
+using park_handler =
+    boost::asio::detail::awaitable_async_op_handler<void(bool), boost::asio::any_io_executor>;
+
 } // namespace aio::detail

@@ -174,6 +174,10 @@ public:
     void run_ready() final { act_(*this, action::resume); }
     void discard_ready() noexcept final { act_(*this, action::discard); }
 
+    /// True if a handler of type H is held inside the waiter (no allocation per park).
+    template <class H>
+    static constexpr bool fits = sizeof(H) <= sizeof(void*) * 2 && alignof(H) <= alignof(void*);
+
 protected:
     ~waiter() = default;
 
@@ -228,9 +232,6 @@ private:
             }
         }
     }
-
-    template <class H>
-    static constexpr bool fits = sizeof(H) <= sizeof(void*) * 2 && alignof(H) <= alignof(void*);
 
     template <class H, bool InPlace>
     H& handler() noexcept {
