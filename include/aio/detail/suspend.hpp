@@ -155,6 +155,21 @@ public:
         }
     }
 
+    /// Resumes the parked coroutine now, inside this call, as Asio resumes a coroutine from an
+    /// operation's completion: for I/O completion handlers, which run at the top of the loop's
+    /// stack. Never from inside a coroutine (it would nest the two stacks): use wake() there.
+    /// A no-op if it is not parked or already woken.
+    void resume_now() {
+        if (state_ != phase::parked) {
+            return;
+        }
+        state_ = phase::woken;
+        if (spot_ == nullptr) {
+            act_(*this, action::clear_slot);
+        }
+        act_(*this, action::resume);
+    }
+
     /// What cancellation of the awaiting task does; by default, stop waiting. The await then
     /// resumes and reports the cancellation (see park).
     virtual void on_cancel() { wake(); }

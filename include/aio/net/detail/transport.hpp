@@ -1,0 +1,562 @@
+// aio/net/detail/transport.hpp - the connection a stream_reader and a stream_writer share: the
+// socket, what was read and not yet consumed, what was written and not yet sent, and the waits
+// on the socket.
+#pragma once
+
+#include <aio/detail/intrusive_list.hpp>
+#include <aio/detail/loop_core.hpp>
+#include <aio/detail/suspend.hpp>
+#include <aio/error.hpp>
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/generic/stream_protocol.hpp>
+#include <boost/asio/socket_base.hpp>
+#include <boost/system/system_error.hpp>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+namespace aio::detail {
+
+using stream_socket = boost::asio::generic::stream_protocol::socket;
+
+/// An await parked on a transport or a listener, woken by a socket's completion handler. The
+/// slot that names it (the transport's read waiter) forgets it when the frame holding it goes.
+class io_waiter final : public waiter, public list_hook {
+public:
+    io_waiter() = default;
+    ~io_waiter() {
+        if (slot_ != nullptr && *slot_ == this) {
+            *slot_ = nullptr;
+        }
+    }
+    /// Makes `slot` name this waiter until it is cleared or this waiter is destroyed.
+    void watch(io_waiter*& slot) noexcept {
+        slot = this;
+        slot_ = &slot;
+    }
+
+private:
+    io_waiter** slot_ = nullptr;
+};
+
+/// Bytes received and not yet consumed: a block with a consumed prefix, grown on demand (no
+/// zero-filling), compacted when the prefix is most of it, freed when empty and large.
+class byte_buffer {
+public:
+    std::size_t size() const noexcept { return end_ - begin_; }
+    bool empty() const noexcept { return begin_ == end_; }
+    std::string_view view() const noexcept { return {data_.get() + begin_, end_ - begin_}; }
+
+    void append(const char* p, std::size_t n) {
+        if (capacity_ - end_ < n) {
+            make_room(n);
+        }
+        std::memcpy(data_.get() + end_, p, n);
+        end_ += n;
+    }
+
+    /// Drops the first n bytes (n <= size()).
+    void consume(std::size_t n) noexcept {
+        begin_ += n;
+        if (begin_ == end_) {
+            begin_ = end_ = 0;
+            if (capacity_ > kept_when_empty) {
+                data_.reset();
+                capacity_ = 0;
+            }
+        }
+    }
+    void clear() noexcept { consume(size()); }
+
+private:
+    /// An idle connection keeps at most this much.
+    static constexpr std::size_t kept_when_empty = 4096;
+
+    void make_room(std::size_t n) {
+        std::size_t live = size();
+        if (live + n <= capacity_ && begin_ >= capacity_ / 2) {
+            std::memmove(data_.get(), data_.get() + begin_, live);
+        } else {
+            std::size_t cap = std::max({live + n, capacity_ * 2, std::size_t(256)});
+            std::unique_ptr<char[]> bigger(new char[cap]);
+            if (live > 0) {
+                std::memcpy(bigger.get(), data_.get() + begin_, live);
+            }
+            data_ = std::move(bigger);
+            capacity_ = cap;
+        }
+        begin_ = 0;
+        end_ = live;
+    }
+
+    std::unique_ptr<char[]> data_;
+    std::size_t capacity_ = 0;
+    std::size_t begin_ = 0;
+    std::size_t end_ = 0;
+};
+
+/// Where a read lands before it is appended to a connection's buffer: one block per thread,
+/// so that an idle connection holds no read buffer of its own.
+inline char* read_scratch(std::size_t& size) {
+    static constexpr std::size_t block = 64 * 1024;
+    thread_local std::unique_ptr<char[]> scratch;
+    if (!scratch) {
+        scratch.reset(new char[block]);
+    }
+    size = block;
+    return scratch.get();
+}
+
+/// One connection, shared by its reader and writer handles (and by the completion handlers of
+/// the waits in flight, each holding a reference). Loop-affine. The socket is non-blocking:
+/// reads and writes are tried at once and wait for readiness only when the socket would block,
+/// as asyncio's selector transports do, so a read never takes bytes nobody asked for (a
+/// cancelled read loses nothing) and a write that fits in the kernel's buffer sends at once.
+class transport {
+public:
+    transport(loop_core& loop, stream_socket socket, std::size_t limit)
+        : loop_(&loop), socket_(std::move(socket)), limit_(limit) {}
+    transport(const transport&) = delete;
+    transport& operator=(const transport&) = delete;
+
+    // --- lifetime -------------------------------------------------------------------------
+
+    void add_ref() noexcept { ++refs_; }
+    void release() noexcept {
+        if (--refs_ == 0) {
+            delete this;
+        }
+    }
+    /// A reader or writer handle. When the last one goes the connection is closed (what was
+    /// written is still sent first), as asyncio closes a transport nobody holds.
+    void add_handle() noexcept {
+        ++handles_;
+        add_ref();
+    }
+    void release_handle() noexcept {
+        if (--handles_ == 0) {
+            close();
+        }
+        release();
+    }
+
+    loop_core& loop() const noexcept { return *loop_; }
+    stream_socket& socket() noexcept { return socket_; }
+    std::size_t limit() const noexcept { return limit_; }
+
+    // --- reading --------------------------------------------------------------------------
+
+    byte_buffer& buffer() noexcept { return rbuf_; }
+    bool eof() const noexcept { return eof_; }
+    /// The error that ended the connection (reset by the peer, a failed send), or null.
+    const std::exception_ptr& error() const noexcept { return error_; }
+
+    /// Claims the reading side for one read call; a second concurrent call is misuse.
+    void begin_read(const char* what) {
+        if (reading_) {
+            throw std::logic_error(std::string("aio: stream_reader::") + what +
+                                   " called while another task is already reading this stream");
+        }
+        reading_ = true;
+    }
+    void end_read() noexcept { reading_ = false; }
+
+    /// Reads what the socket holds now into the buffer, without waiting. True if something
+    /// changed (bytes arrived, the peer closed, an error ended reading); false if it would
+    /// block.
+    bool fill() {
+        if (eof_) {
+            return true;
+        }
+        if (closed_) {
+            eof_ = true;
+            return true;
+        }
+        std::size_t room = 0;
+        char* scratch = read_scratch(room);
+        for (;;) {
+            boost::system::error_code ec;
+            std::size_t n = socket_.read_some(boost::asio::buffer(scratch, room), ec);
+            if (ec == boost::asio::error::interrupted) {
+                continue;
+            }
+            if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) {
+                return false;
+            }
+            if (ec == boost::asio::error::eof) {
+                eof_ = true;
+            } else if (ec) {
+                eof_ = true;
+                lost(ec);
+            } else {
+                rbuf_.append(scratch, n);
+            }
+            return true;
+        }
+    }
+
+    /// Parks the reading task until the socket is readable (call after fill() gave false):
+    /// `bool cancelled = co_await t.readable(w);`.
+    park_operation readable(io_waiter& w) {
+        w.watch(read_waiter_);
+        if (!read_wait_pending_) {
+            read_wait_pending_ = true;
+            add_ref();
+            socket_.async_wait(boost::asio::socket_base::wait_read,
+                               [self = held(this)](const boost::system::error_code&) {
+                                   self->read_wait_pending_ = false;
+                                   self->resume_reader();
+                               });
+        }
+        return park(w);
+    }
+
+    /// Connects the socket to `ep`, parking on `w` (the read waiter's slot: nothing reads
+    /// before the connection exists): `bool cancelled = co_await t.connect(ep, w)`, then
+    /// connect_error(). A cancelled connect closes the socket.
+    park_operation connect(const boost::asio::generic::stream_protocol::endpoint& ep,
+                           io_waiter& w) {
+        w.watch(read_waiter_);
+        connect_error_ = {};
+        add_ref();
+        socket_.async_connect(ep, [self = held(this)](const boost::system::error_code& ec) {
+            self->connect_error_ = ec;
+            self->resume_reader();
+        });
+        return park(w);
+    }
+    boost::system::error_code connect_error() const noexcept { return connect_error_; }
+
+    // --- writing --------------------------------------------------------------------------
+
+    std::size_t write_buffer_size() const noexcept { return wbuf_.size() - wpos_; }
+    std::size_t high_water() const noexcept { return high_; }
+    std::size_t low_water() const noexcept { return low_; }
+
+    void set_write_buffer_limits(std::size_t high, std::size_t low) {
+        if (low > high) {
+            throw std::invalid_argument("aio: stream_writer::set_write_buffer_limits: low (" +
+                                        std::to_string(low) + ") above high (" +
+                                        std::to_string(high) + ")");
+        }
+        high_ = high;
+        low_ = low;
+        update_pause();
+    }
+
+    /// Sends what it can of `data` now and keeps the rest. Throws the connection's error if it
+    /// is lost, std::logic_error after close() or write_eof().
+    template <class Bytes>
+    void write(Bytes&& data) {
+        check_writable();
+        std::string_view view(data);
+        if (view.empty()) {
+            return;
+        }
+        if (write_buffer_size() == 0 && !write_wait_pending_) {
+            std::size_t sent = send_now(view);
+            if (error_) {
+                std::rethrow_exception(error_);
+            }
+            if (sent == view.size()) {
+                return;
+            }
+            if constexpr (std::is_same_v<std::remove_cvref_t<Bytes>, std::string> &&
+                          !std::is_lvalue_reference_v<Bytes>) {
+                wbuf_ = std::move(data); // the caller's string is the buffer: no copy
+                wpos_ = sent;
+                buffered();
+                return;
+            }
+            view.remove_prefix(sent);
+        }
+        wbuf_.append(view);
+        buffered();
+    }
+
+    /// True while the buffer went above high water and has not yet fallen to low water.
+    bool paused() const noexcept { return paused_; }
+    bool closing() const noexcept { return closing_; }
+    bool closed() const noexcept { return closed_; }
+    bool eof_written() const noexcept { return eof_requested_; }
+
+    /// Parks on `w` until the buffer falls to low water, or the connection is lost or closed.
+    park_operation wait_drained(io_waiter& w) {
+        drainers_.push_back(w);
+        return park(w);
+    }
+    /// Parks on `w` until the socket is closed.
+    park_operation wait_closed(io_waiter& w) {
+        closers_.push_back(w);
+        return park(w);
+    }
+
+    /// Half-closes: once the buffer is sent, the peer reads EOF; reading goes on.
+    void write_eof() {
+        if (closing_ || eof_requested_) {
+            return;
+        }
+        eof_requested_ = true;
+        if (write_buffer_size() == 0) {
+            shutdown_send();
+        }
+    }
+
+    /// Closes once the buffer is sent (asyncio's transport.close()). A read parked on the
+    /// socket then sees EOF.
+    void close() noexcept {
+        if (closing_) {
+            return;
+        }
+        closing_ = true;
+        if (write_buffer_size() == 0 || error_) {
+            finish_close();
+        }
+    }
+
+    /// Closes now, dropping what was not sent (asyncio's transport.abort()).
+    void abort() noexcept {
+        closing_ = true;
+        wbuf_.clear();
+        wpos_ = 0;
+        finish_close();
+    }
+
+private:
+    /// A reference held by a completion handler.
+    struct holder {
+        transport* t;
+        explicit holder(transport* p) noexcept : t(p) {}
+        holder(holder&& o) noexcept : t(std::exchange(o.t, nullptr)) {}
+        holder(const holder& o) noexcept : t(o.t) { t->add_ref(); }
+        holder& operator=(const holder&) = delete;
+        ~holder() {
+            if (t != nullptr) {
+                t->release();
+            }
+        }
+        transport* operator->() const noexcept { return t; }
+    };
+    /// The reference `add_ref()` just took, adopted by a handler.
+    static holder held(transport* t) noexcept { return holder(t); }
+
+    ~transport() {
+        boost::system::error_code ignored;
+        socket_.close(ignored);
+    }
+
+    void resume_reader() {
+        if (io_waiter* w = std::exchange(read_waiter_, nullptr)) {
+            w->resume_now();
+        }
+    }
+
+    void check_writable() {
+        if (error_) {
+            std::rethrow_exception(error_);
+        }
+        if (closing_) {
+            throw std::logic_error("aio: stream_writer::write after close()");
+        }
+        if (eof_requested_) {
+            throw std::logic_error("aio: stream_writer::write after write_eof()");
+        }
+    }
+
+    /// Writes without waiting; gives how much went out. An error is recorded (lost()).
+    std::size_t send_now(std::string_view data) {
+        std::size_t sent = 0;
+        while (sent < data.size()) {
+            boost::system::error_code ec;
+            std::size_t n =
+                socket_.write_some(boost::asio::buffer(data.data() + sent, data.size() - sent), ec);
+            if (ec == boost::asio::error::interrupted) {
+                continue;
+            }
+            if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) {
+                break;
+            }
+            if (ec) {
+                lost(ec);
+                break;
+            }
+            sent += n;
+        }
+        return sent;
+    }
+
+    /// Data went into the buffer: wait for the socket to take it; pause above high water.
+    void buffered() {
+        if (!write_wait_pending_) {
+            write_wait_pending_ = true;
+            add_ref();
+            socket_.async_wait(boost::asio::socket_base::wait_write,
+                               [self = held(this)](const boost::system::error_code&) {
+                                   self->write_wait_pending_ = false;
+                                   self->flush();
+                               });
+        }
+        update_pause();
+    }
+
+    /// The socket can take more: send what is buffered, then finish a close or write_eof.
+    void flush() {
+        if (closed_) {
+            return;
+        }
+        std::size_t sent = send_now(std::string_view(wbuf_).substr(wpos_));
+        if (error_) {
+            return;
+        }
+        wpos_ += sent;
+        if (wpos_ == wbuf_.size()) {
+            wpos_ = 0;
+            if (wbuf_.capacity() > 64 * 1024) {
+                std::string().swap(wbuf_);
+            } else {
+                wbuf_.clear();
+            }
+        } else if (wpos_ > wbuf_.size() / 2) {
+            wbuf_.erase(0, wpos_);
+            wpos_ = 0;
+        }
+        if (write_buffer_size() > 0) {
+            buffered();
+            return;
+        }
+        update_pause();
+        if (closing_) {
+            finish_close();
+        } else if (eof_requested_) {
+            shutdown_send();
+        }
+    }
+
+    void update_pause() {
+        std::size_t size = write_buffer_size();
+        if (!paused_ && size > high_) {
+            paused_ = true;
+        } else if (paused_ && size <= low_) {
+            paused_ = false;
+            wake_all(drainers_);
+        }
+    }
+
+    void shutdown_send() noexcept {
+        boost::system::error_code ignored;
+        socket_.shutdown(boost::asio::socket_base::shutdown_send, ignored);
+    }
+
+    /// The connection failed (reset by the peer, a send refused): what is buffered can never
+    /// go; the socket closes and everyone waiting learns it.
+    void lost(const boost::system::error_code& ec) noexcept {
+        if (!error_) {
+            try {
+                error_ = std::make_exception_ptr(
+                    boost::system::system_error(ec, "aio: connection lost"));
+            } catch (...) {
+                error_ = std::current_exception();
+            }
+        }
+        wbuf_.clear();
+        wpos_ = 0;
+        finish_close();
+    }
+
+    void finish_close() noexcept {
+        if (closed_) {
+            return;
+        }
+        closed_ = true;
+        closing_ = true;
+        boost::system::error_code ignored;
+        socket_.close(ignored); // waits in flight complete with operation_aborted
+        paused_ = false;
+        wake_all(drainers_);
+        wake_all(closers_);
+    }
+
+    static void wake_all(intrusive_list<io_waiter>& list) noexcept {
+        while (io_waiter* w = list.pop_front()) {
+            w->wake();
+        }
+    }
+
+    loop_core* loop_;
+    stream_socket socket_;
+    std::size_t limit_;
+    std::uint32_t refs_ = 0;
+    std::uint32_t handles_ = 0;
+
+    std::exception_ptr error_;
+    byte_buffer rbuf_;
+    io_waiter* read_waiter_ = nullptr;
+    boost::system::error_code connect_error_;
+    bool eof_ = false;
+    bool reading_ = false;
+    bool read_wait_pending_ = false;
+
+    std::string wbuf_;
+    std::size_t wpos_ = 0;
+    std::size_t high_ = 64 * 1024;
+    std::size_t low_ = 16 * 1024;
+    intrusive_list<io_waiter> drainers_;
+    intrusive_list<io_waiter> closers_;
+    bool write_wait_pending_ = false;
+    bool paused_ = false;
+    bool closing_ = false;
+    bool closed_ = false;
+    bool eof_requested_ = false;
+};
+
+/// A counted reference to a transport held by a reader or writer handle.
+class transport_handle {
+public:
+    transport_handle() = default;
+    explicit transport_handle(transport* t) noexcept : t_(t) {
+        if (t_ != nullptr) {
+            t_->add_handle();
+        }
+    }
+    transport_handle(const transport_handle& o) noexcept : transport_handle(o.t_) {}
+    transport_handle(transport_handle&& o) noexcept : t_(std::exchange(o.t_, nullptr)) {}
+    transport_handle& operator=(transport_handle o) noexcept {
+        std::swap(t_, o.t_);
+        return *this;
+    }
+    ~transport_handle() {
+        if (t_ != nullptr) {
+            t_->release_handle();
+        }
+    }
+
+    transport* get() const noexcept { return t_; }
+    /// The transport; std::logic_error for a default-constructed reader or writer.
+    transport& operator*() const {
+        if (t_ == nullptr) {
+            throw std::logic_error("aio: stream_reader/stream_writer used without a connection "
+                                   "(default-constructed or moved from)");
+        }
+        return *t_;
+    }
+    transport* operator->() const { return &**this; }
+    explicit operator bool() const noexcept { return t_ != nullptr; }
+
+private:
+    transport* t_ = nullptr;
+};
+
+} // namespace aio::detail

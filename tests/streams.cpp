@@ -1,0 +1,461 @@
+// Tests of aio/streams.hpp: open_connection, start_server, stream_reader, stream_writer, over
+// real sockets on the loopback interface (ports picked by the system).
+#include "support.hpp"
+
+#include <aio/streams.hpp>
+
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+using namespace std::chrono_literals;
+using aio_test::co_throws_as;
+
+namespace {
+
+/// A server on a free port of 127.0.0.1 whose handler hands each connection's streams to the
+/// test through a queue, so the test drives both ends.
+struct loopback {
+    aio::server server;
+    std::shared_ptr<aio::queue<aio::stream_pair>> accepted =
+        std::make_shared<aio::queue<aio::stream_pair>>();
+
+    static aio::awaitable<loopback> start(aio::server_options options = {}) {
+        loopback lb;
+        auto q = lb.accepted;
+        lb.server = co_await aio::start_server(
+            [q](aio::stream_reader r, aio::stream_writer w) -> aio::awaitable<void> {
+                aio::stream_pair served{std::move(r), std::move(w)}; // named: GCC 12
+                co_await q->put(std::move(served));
+            },
+            "127.0.0.1", 0, options);
+        co_return lb;
+    }
+
+    /// A client connection and the server's end of it.
+    aio::awaitable<std::pair<aio::stream_pair, aio::stream_pair>>
+    connect(aio::stream_options options = {}) {
+        aio::stream_pair client =
+            co_await aio::open_connection("127.0.0.1", server.port(), options);
+        aio::stream_pair served = co_await accepted->get();
+        co_return std::pair{std::move(client), std::move(served)};
+    }
+};
+
+/// A handler that upper-cases each line back, as the book's Telnet server.
+aio::awaitable<void> upper_echo(aio::stream_reader r, aio::stream_writer w) {
+    for (;;) {
+        std::string line = co_await r.readline();
+        if (line.empty()) {
+            break;
+        }
+        for (char& c : line) {
+            c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        }
+        w.write(std::move(line));
+        co_await w.drain();
+    }
+    w.close();
+}
+
+} // namespace
+
+AIO_TEST_CASE("a client talks to a start_server handler line by line") {
+    aio::server srv = co_await aio::start_server(upper_echo, "127.0.0.1", 0);
+    CHECK(srv.is_serving());
+    REQUIRE(srv.port() != 0);
+    auto [reader, writer] = co_await aio::open_connection("127.0.0.1", srv.port());
+    writer.write("hello\n");
+    writer.write(std::string("second line\n"));
+    co_await writer.drain();
+    std::string first = co_await reader.readline();
+    std::string second = co_await reader.readline();
+    CHECK(first == "HELLO\n");
+    CHECK(second == "SECOND LINE\n");
+    CHECK(writer.peername().port() == srv.port());
+    CHECK(writer.peername().host() == "127.0.0.1");
+    CHECK(writer.sockname().to_string().rfind("127.0.0.1:", 0) == 0);
+    writer.write_eof(); // the handler sees EOF, stops and closes
+    std::string rest = co_await reader.read();
+    CHECK(rest.empty());
+    CHECK(reader.at_eof());
+    writer.close();
+    co_await writer.wait_closed();
+    srv.close();
+    CHECK_FALSE(srv.is_serving());
+    co_await srv.wait_closed();
+}
+
+AIO_TEST_CASE("readuntil, readexactly and read take what they are asked for") {
+    loopback lb = co_await loopback::start();
+    auto [client, served] = co_await lb.connect();
+    client.writer.write("abc|def\r\nghij");
+    co_await client.writer.drain();
+    std::string a = co_await served.reader.readuntil("|");
+    CHECK(a == "abc|");
+    std::vector<std::string> line_ends{"\n", "\r\n", "x"}; // named: GCC 12 (see support.hpp)
+    std::string b = co_await served.reader.readuntil(line_ends);
+    CHECK(b == "def\r\n");
+    std::string c = co_await served.reader.readexactly(3);
+    CHECK(c == "ghi");
+    std::string d = co_await served.reader.read(100); // what is there: no wait for 100 bytes
+    CHECK(d == "j");
+    client.writer.write(
+        std::string(100'000, 'z')); // more than the limit: readexactly still gets it
+    client.writer.close();
+    std::string big = co_await served.reader.readexactly(100'000);
+    CHECK(big.size() == 100'000);
+    std::string end = co_await served.reader.read();
+    CHECK(end.empty());
+    CHECK(served.reader.at_eof());
+    lb.server.close();
+}
+
+AIO_TEST_CASE("EOF before the separator or the size gives incomplete_read_error with the part") {
+    loopback lb = co_await loopback::start();
+    {
+        auto [client, served] = co_await lb.connect();
+        client.writer.write("no newline");
+        client.writer.close();
+        std::optional<aio::incomplete_read_error> e;
+        try {
+            co_await served.reader.readuntil("\n");
+        } catch (const aio::incomplete_read_error& err) {
+            e = err;
+        }
+        REQUIRE(e);
+        CHECK(e->partial() == "no newline");
+        CHECK_FALSE(e->expected().has_value());
+    }
+    {
+        auto [client, served] = co_await lb.connect();
+        client.writer.write("12345");
+        client.writer.close();
+        std::optional<aio::incomplete_read_error> e;
+        try {
+            co_await served.reader.readexactly(8);
+        } catch (const aio::incomplete_read_error& err) {
+            e = err;
+        }
+        REQUIRE(e);
+        CHECK(e->partial() == "12345");
+        CHECK(e->expected() == 8u);
+        CHECK(std::string(e->what()).find("5 bytes read on a total of 8") != std::string::npos);
+    }
+    {
+        auto [client, served] = co_await lb.connect();
+        client.writer.write("last line without newline");
+        client.writer.close();
+        std::string line = co_await served.reader.readline(); // readline gives the part
+        CHECK(line == "last line without newline");
+        std::string none = co_await served.reader.readline();
+        CHECK(none.empty());
+    }
+    lb.server.close();
+}
+
+AIO_TEST_CASE("a line longer than the limit: readuntil leaves it, readline drops it") {
+    aio::server_options options;
+    options.limit = 16;
+    loopback lb = co_await loopback::start(options);
+    auto [client, served] = co_await lb.connect();
+    client.writer.write(std::string(40, 'a') + "\nshort\n");
+    co_await client.writer.drain();
+    std::optional<aio::limit_overrun_error> e;
+    try {
+        co_await served.reader.readuntil("\n");
+    } catch (const aio::limit_overrun_error& err) {
+        e = err;
+    }
+    REQUIRE(e);
+    CHECK(e->consumed() == 40); // the separator is found, past the limit
+    CHECK(served.reader.buffered().substr(0, 40) == std::string(40, 'a')); // left in place
+    bool dropped = co_await co_throws_as<aio::limit_overrun_error>(served.reader.readline());
+    CHECK(dropped);
+    std::string next = co_await served.reader.readline();
+    CHECK(next == "short\n"); // the long line went, separator included
+    // Data that never ends in a separator: the reader gives up past the limit, memory bounded.
+    client.writer.write(std::string(64, 'b'));
+    co_await client.writer.drain();
+    bool overran = co_await co_throws_as<aio::limit_overrun_error>(served.reader.readuntil("\n"));
+    CHECK(overran);
+    CHECK(served.reader.buffered().size() <= 64);
+    lb.server.close();
+}
+
+AIO_TEST_CASE("a separator counts for nothing against the limit; an empty one is refused") {
+    aio::server_options options;
+    options.limit = 4;
+    loopback lb = co_await loopback::start(options);
+    auto [client, served] = co_await lb.connect();
+    client.writer.write("abcd<END>");
+    co_await client.writer.drain();
+    std::string chunk = co_await served.reader.readuntil("<END>");
+    CHECK(chunk == "abcd<END>");
+    bool refused = co_await co_throws_as<std::invalid_argument>(served.reader.readuntil(""));
+    CHECK(refused);
+    lb.server.close();
+}
+
+AIO_TEST_CASE("a cancelled readline loses no bytes and the stream stays usable") {
+    loopback lb = co_await loopback::start();
+    auto [client, served] = co_await lb.connect();
+    client.writer.write("part");
+    co_await client.writer.drain();
+    aio::stream_reader reader = served.reader;
+    aio::task<std::string> first = aio::create_task(reader.readline());
+    co_await aio::sleep(0s);
+    while (reader.buffered().empty()) { // the reader took "part" and parked for the rest
+        co_await aio::sleep(1ms);
+    }
+    first.cancel();
+    bool cancelled = co_await co_throws_as<aio::cancelled_error>(first());
+    CHECK(cancelled);
+    client.writer.write(" of a line\n");
+    std::string line = co_await reader.readline();
+    CHECK(line == "part of a line\n");
+    lb.server.close();
+}
+
+AIO_TEST_CASE("two tasks reading one stream at once: the second gets logic_error") {
+    loopback lb = co_await loopback::start();
+    auto [client, served] = co_await lb.connect();
+    aio::stream_reader reader = served.reader;
+    aio::task<std::string> first = aio::create_task(reader.readline());
+    co_await aio::sleep(0s); // first is parked, reading
+    bool refused = co_await co_throws_as<std::logic_error>(reader.readline());
+    CHECK(refused);
+    client.writer.write("for the first\n");
+    std::string line = co_await first();
+    CHECK(line == "for the first\n");
+    lb.server.close();
+}
+
+AIO_TEST_CASE("drain waits while the peer does not read, and many tasks may drain at once") {
+    loopback lb = co_await loopback::start();
+    auto [client, served] = co_await lb.connect();
+    aio::stream_writer writer = served.writer;
+    writer.set_write_buffer_limits(64 * 1024);
+    CHECK(writer.write_buffer_limits() ==
+          std::pair<std::size_t, std::size_t>(16 * 1024, 64 * 1024));
+    // Fill the kernel's buffers and ours: the client does not read.
+    std::string block(256 * 1024, 'x');
+    std::size_t written = 0;
+    while (writer.write_buffer_size() <= 64 * 1024) {
+        writer.write(block);
+        written += block.size();
+    }
+    int drained = 0;
+    auto drainer = [&]() -> aio::awaitable<void> {
+        co_await writer.drain();
+        ++drained;
+    };
+    aio::task<void> d1 = aio::create_task(drainer());
+    aio::task<void> d2 = aio::create_task(drainer());
+    co_await aio::sleep(10ms);
+    CHECK(drained == 0); // nothing moves while the peer does not read
+    CHECK(writer.write_buffer_size() > 64 * 1024);
+    std::size_t got = 0;
+    while (drained < 2) {
+        std::string chunk = co_await client.reader.read(1 << 20);
+        REQUIRE_FALSE(chunk.empty());
+        got += chunk.size();
+    }
+    co_await d1();
+    co_await d2();
+    CHECK(writer.write_buffer_size() <= 16 * 1024);
+    writer.close();
+    std::string rest = co_await client.reader.read();
+    got += rest.size();
+    CHECK(got == written);
+    lb.server.close();
+}
+
+AIO_TEST_CASE("after the peer resets the connection, reads, writes and drain throw its error") {
+    loopback lb = co_await loopback::start();
+    auto [client, served] = co_await lb.connect();
+    // SO_LINGER 0 makes close() send a reset.
+    client.writer.socket().set_option(boost::asio::socket_base::linger(true, 0));
+    client.writer.abort();
+    bool read_failed = co_await co_throws_as<boost::system::system_error>(served.reader.read(10));
+    CHECK(read_failed);
+    bool write_failed = aio_test::throws_as<boost::system::system_error>(
+        [&] { served.writer.write("anyone there?"); });
+    CHECK(write_failed);
+    bool drain_failed = co_await co_throws_as<boost::system::system_error>(served.writer.drain());
+    CHECK(drain_failed);
+    CHECK(served.writer.is_closing());
+    lb.server.close();
+}
+
+AIO_TEST_CASE("write after close or write_eof is refused; write_eof lets the peer answer") {
+    loopback lb = co_await loopback::start();
+    auto [client, served] = co_await lb.connect();
+    client.writer.write("question");
+    client.writer.write_eof();
+    CHECK(client.writer.can_write_eof());
+    bool after_eof = aio_test::throws_as<std::logic_error>([&] { client.writer.write("more"); });
+    CHECK(after_eof);
+    std::string q = co_await served.reader.read();
+    CHECK(q == "question");
+    served.writer.write("answer");
+    served.writer.close();
+    bool after_close = aio_test::throws_as<std::logic_error>([&] { served.writer.write("x"); });
+    CHECK(after_close);
+    std::string a = co_await client.reader.read();
+    CHECK(a == "answer");
+    lb.server.close();
+}
+
+AIO_TEST_CASE("connection refused and an unresolvable host are errors naming host and port") {
+    // A port nobody listens on: take one from a server, then close it.
+    aio::server probe = co_await aio::start_server(upper_echo, "127.0.0.1", 0);
+    std::uint16_t port = probe.port();
+    probe.close();
+    co_await probe.wait_closed();
+    std::string refused;
+    try {
+        co_await aio::open_connection("127.0.0.1", port);
+    } catch (const boost::system::system_error& e) {
+        refused = e.what();
+        CHECK(e.code() == boost::asio::error::connection_refused);
+    }
+    CHECK(refused.find("127.0.0.1:" + std::to_string(port)) != std::string::npos);
+    std::string unknown;
+    try {
+        co_await aio::open_connection("no-such-host.invalid", 80);
+    } catch (const boost::system::system_error& e) {
+        unknown = e.what();
+    }
+    CHECK(unknown.find("no-such-host.invalid:80") != std::string::npos);
+}
+
+AIO_TEST_CASE("a port already in use is an error naming the address") {
+    aio::server first = co_await aio::start_server(upper_echo, "127.0.0.1", 0);
+    std::string message;
+    try {
+        aio::server_options options;
+        options.reuse_address = false;
+        co_await aio::start_server(upper_echo, "127.0.0.1", first.port(), options);
+    } catch (const boost::system::system_error& e) {
+        message = e.what();
+        CHECK(e.code() == boost::asio::error::address_in_use);
+    }
+    CHECK(message.find("127.0.0.1:" + std::to_string(first.port())) != std::string::npos);
+    first.close();
+}
+
+AIO_TEST_CASE("reuse_port lets two servers share a port") {
+    aio::server_options options;
+    options.reuse_port = true;
+    aio::server a = co_await aio::start_server(upper_echo, "127.0.0.1", 0, options);
+    aio::server b = co_await aio::start_server(upper_echo, "127.0.0.1", a.port(), options);
+    CHECK(b.port() == a.port());
+    a.close();
+    b.close();
+}
+
+AIO_TEST_CASE("wait_closed waits for the handlers; close_clients ends them") {
+    aio::server srv = co_await aio::start_server(upper_echo, "127.0.0.1", 0);
+    auto [reader, writer] = co_await aio::open_connection("127.0.0.1", srv.port());
+    writer.write("ping\n");
+    std::string pong = co_await reader.readline(); // the handler runs
+    CHECK(pong == "PING\n");
+    srv.close();
+    CHECK_FALSE(srv.is_serving());
+    bool closed = false;
+    aio::task<void> waiting = aio::create_task([&]() -> aio::awaitable<void> {
+        co_await srv.wait_closed();
+        closed = true;
+    });
+    co_await aio::sleep(10ms);
+    CHECK_FALSE(closed); // a handler still runs
+    srv.close_clients(); // its reader sees EOF, the handler returns
+    co_await waiting();
+    CHECK(closed);
+    std::string end = co_await reader.read();
+    CHECK(end.empty());
+}
+
+AIO_TEST_CASE("a handler's exception is reported and closes its connection; others go on") {
+    aio_test::report_log log;
+    log.install(co_await aio::this_loop());
+    aio::server srv = co_await aio::start_server(
+        [](aio::stream_reader r, aio::stream_writer w) -> aio::awaitable<void> {
+            std::string line = co_await r.readline();
+            if (line == "fail\n") {
+                throw std::runtime_error("handler failed");
+            }
+            w.write(line);
+            co_await w.drain();
+        },
+        "127.0.0.1", 0);
+    auto bad = co_await aio::open_connection("127.0.0.1", srv.port());
+    bad.writer.write("fail\n");
+    std::string nothing = co_await bad.reader.read();
+    CHECK(nothing.empty()); // closed by the server
+    auto good = co_await aio::open_connection("127.0.0.1", srv.port());
+    good.writer.write("fine\n");
+    std::string echoed = co_await good.reader.readline();
+    CHECK(echoed == "fine\n");
+    CHECK(log.count("start_server handler") == 1);
+    REQUIRE(log.entries.size() == 1);
+    CHECK(aio::describe(log.entries[0].exception) == "handler failed");
+    log.entries.clear(); // checked here: the test's own log must stay empty
+    srv.close();
+    co_await srv.wait_closed();
+}
+
+AIO_TEST_CASE("serve_forever ends when the server is closed, and cancelled it closes it") {
+    aio::server srv = co_await aio::start_server(upper_echo, "127.0.0.1", 0);
+    aio::task<void> forever = aio::create_task(srv.serve_forever());
+    co_await aio::sleep(0s);
+    bool twice = co_await co_throws_as<std::logic_error>(srv.serve_forever());
+    CHECK(twice);
+    forever.cancel();
+    bool cancelled = co_await co_throws_as<aio::cancelled_error>(forever());
+    CHECK(cancelled);
+    CHECK_FALSE(srv.is_serving());
+    bool refused = co_await co_throws_as<boost::system::system_error>(
+        aio::open_connection("127.0.0.1", srv.port()));
+    CHECK(refused);
+
+    aio::server other = co_await aio::start_server(upper_echo, "127.0.0.1", 0);
+    aio::task<void> serving = aio::create_task(other.serve_forever());
+    co_await aio::sleep(0s);
+    other.close();
+    co_await serving(); // returns normally
+    CHECK(serving.done());
+}
+
+AIO_TEST_CASE("Unix sockets: start_unix_server and open_unix_connection") {
+    std::string path = "/tmp/aio-test-" + std::to_string(::getpid()) + ".sock";
+    std::remove(path.c_str());
+    aio::server srv = co_await aio::start_unix_server(upper_echo, path);
+    CHECK(srv.sockets().at(0).is_unix());
+    CHECK(srv.sockets().at(0).path() == path);
+    auto [reader, writer] = co_await aio::open_unix_connection(path);
+    writer.write("over unix\n");
+    std::string line = co_await reader.readline();
+    CHECK(line == "OVER UNIX\n");
+    srv.close();
+    writer.close();
+    co_await srv.wait_closed();
+    std::remove(path.c_str());
+}
+
+AIO_TEST_CASE("a default-constructed reader or writer says it has no connection") {
+    aio::stream_reader r;
+    aio::stream_writer w;
+    CHECK_FALSE(r);
+    bool read_refused = co_await co_throws_as<std::logic_error>(r.readline());
+    CHECK(read_refused);
+    bool write_refused = aio_test::throws_as<std::logic_error>([&] { w.write("x"); });
+    CHECK(write_refused);
+}
