@@ -29,12 +29,12 @@ struct loopback {
     static aio::awaitable<loopback> start(aio::server_options options = {}) {
         loopback lb;
         auto q = lb.accepted;
-        lb.server = co_await aio::start_server(
-            [q](aio::stream_reader r, aio::stream_writer w) -> aio::awaitable<void> {
-                aio::stream_pair served{std::move(r), std::move(w)}; // named: GCC 12
-                co_await q->put(std::move(served));
-            },
-            "127.0.0.1", 0, options);
+        // Named, not a temporary inside the co_await: GCC 12 (see support.hpp).
+        auto hand_over = [q](aio::stream_reader r, aio::stream_writer w) -> aio::awaitable<void> {
+            aio::stream_pair served{std::move(r), std::move(w)};
+            co_await q->put(std::move(served));
+        };
+        lb.server = co_await aio::start_server(hand_over, "127.0.0.1", 0, options);
         co_return lb;
     }
 
