@@ -94,7 +94,9 @@ AIO_TEST_CASE("a client talks to a start_server handler line by line") {
 
 AIO_TEST_CASE("readuntil, readexactly and read take what they are asked for") {
     loopback lb = co_await loopback::start();
-    auto [client, served] = co_await lb.connect();
+    auto ends = co_await lb.connect();
+    aio::stream_pair& client = ends.first;
+    aio::stream_pair& served = ends.second;
     client.writer.write("abc|def\r\nghij");
     co_await client.writer.drain();
     std::string a = co_await served.reader.readuntil("|");
@@ -120,7 +122,9 @@ AIO_TEST_CASE("readuntil, readexactly and read take what they are asked for") {
 AIO_TEST_CASE("EOF before the separator or the size gives incomplete_read_error with the part") {
     loopback lb = co_await loopback::start();
     {
-        auto [client, served] = co_await lb.connect();
+        auto ends = co_await lb.connect();
+        aio::stream_pair& client = ends.first;
+        aio::stream_pair& served = ends.second;
         client.writer.write("no newline");
         client.writer.close();
         std::optional<aio::incomplete_read_error> e;
@@ -134,7 +138,9 @@ AIO_TEST_CASE("EOF before the separator or the size gives incomplete_read_error 
         CHECK_FALSE(e->expected().has_value());
     }
     {
-        auto [client, served] = co_await lb.connect();
+        auto ends = co_await lb.connect();
+        aio::stream_pair& client = ends.first;
+        aio::stream_pair& served = ends.second;
         client.writer.write("12345");
         client.writer.close();
         std::optional<aio::incomplete_read_error> e;
@@ -149,7 +155,9 @@ AIO_TEST_CASE("EOF before the separator or the size gives incomplete_read_error 
         CHECK(std::string(e->what()).find("5 bytes read on a total of 8") != std::string::npos);
     }
     {
-        auto [client, served] = co_await lb.connect();
+        auto ends = co_await lb.connect();
+        aio::stream_pair& client = ends.first;
+        aio::stream_pair& served = ends.second;
         client.writer.write("last line without newline");
         client.writer.close();
         std::string line = co_await served.reader.readline(); // readline gives the part
@@ -164,7 +172,9 @@ AIO_TEST_CASE("a line longer than the limit: readuntil leaves it, readline drops
     aio::server_options options;
     options.limit = 16;
     loopback lb = co_await loopback::start(options);
-    auto [client, served] = co_await lb.connect();
+    auto ends = co_await lb.connect();
+    aio::stream_pair& client = ends.first;
+    aio::stream_pair& served = ends.second;
     client.writer.write(std::string(40, 'a') + "\nshort\n");
     co_await client.writer.drain();
     std::optional<aio::limit_overrun_error> e;
@@ -193,7 +203,9 @@ AIO_TEST_CASE("a separator counts for nothing against the limit; an empty one is
     aio::server_options options;
     options.limit = 4;
     loopback lb = co_await loopback::start(options);
-    auto [client, served] = co_await lb.connect();
+    auto ends = co_await lb.connect();
+    aio::stream_pair& client = ends.first;
+    aio::stream_pair& served = ends.second;
     client.writer.write("abcd<END>");
     co_await client.writer.drain();
     std::string chunk = co_await served.reader.readuntil("<END>");
@@ -205,7 +217,9 @@ AIO_TEST_CASE("a separator counts for nothing against the limit; an empty one is
 
 AIO_TEST_CASE("a cancelled readline loses no bytes and the stream stays usable") {
     loopback lb = co_await loopback::start();
-    auto [client, served] = co_await lb.connect();
+    auto ends = co_await lb.connect();
+    aio::stream_pair& client = ends.first;
+    aio::stream_pair& served = ends.second;
     client.writer.write("part");
     co_await client.writer.drain();
     aio::stream_reader reader = served.reader;
@@ -225,7 +239,9 @@ AIO_TEST_CASE("a cancelled readline loses no bytes and the stream stays usable")
 
 AIO_TEST_CASE("two tasks reading one stream at once: the second gets logic_error") {
     loopback lb = co_await loopback::start();
-    auto [client, served] = co_await lb.connect();
+    auto ends = co_await lb.connect();
+    aio::stream_pair& client = ends.first;
+    aio::stream_pair& served = ends.second;
     aio::stream_reader reader = served.reader;
     aio::task<std::string> first = aio::create_task(reader.readline());
     co_await aio::sleep(0s); // first is parked, reading
@@ -239,7 +255,9 @@ AIO_TEST_CASE("two tasks reading one stream at once: the second gets logic_error
 
 AIO_TEST_CASE("drain waits while the peer does not read, and many tasks may drain at once") {
     loopback lb = co_await loopback::start();
-    auto [client, served] = co_await lb.connect();
+    auto ends = co_await lb.connect();
+    aio::stream_pair& client = ends.first;
+    aio::stream_pair& served = ends.second;
     aio::stream_writer writer = served.writer;
     writer.set_write_buffer_limits(64 * 1024);
     CHECK(writer.write_buffer_limits() ==
@@ -279,7 +297,9 @@ AIO_TEST_CASE("drain waits while the peer does not read, and many tasks may drai
 
 AIO_TEST_CASE("after the peer resets the connection, reads, writes and drain throw its error") {
     loopback lb = co_await loopback::start();
-    auto [client, served] = co_await lb.connect();
+    auto ends = co_await lb.connect();
+    aio::stream_pair& client = ends.first;
+    aio::stream_pair& served = ends.second;
     // SO_LINGER 0 makes close() send a reset.
     client.writer.socket().set_option(boost::asio::socket_base::linger(true, 0));
     client.writer.abort();
@@ -296,7 +316,9 @@ AIO_TEST_CASE("after the peer resets the connection, reads, writes and drain thr
 
 AIO_TEST_CASE("write after close or write_eof is refused; write_eof lets the peer answer") {
     loopback lb = co_await loopback::start();
-    auto [client, served] = co_await lb.connect();
+    auto ends = co_await lb.connect();
+    aio::stream_pair& client = ends.first;
+    aio::stream_pair& served = ends.second;
     client.writer.write("question");
     client.writer.write_eof();
     CHECK(client.writer.can_write_eof());
