@@ -167,7 +167,7 @@ public:
     bool at_eof() const {
         detail::transport& t = *t_;
         if (t.buffer().empty() && !t.eof()) {
-            t.fill();
+            t.poll();
         }
         return t.eof() && t.buffer().empty();
     }
@@ -246,12 +246,10 @@ private:
 
     /// Gets more from the socket: bytes, EOF, or the connection's error (thrown).
     static awaitable<void> more(detail::transport& t) {
-        while (!t.fill()) {
-            detail::io_waiter w;
-            bool cancelled = co_await t.readable(w);
-            if (cancelled) {
-                throw cancelled_error();
-            }
+        detail::io_waiter w;
+        bool cancelled = co_await t.receive(w);
+        if (cancelled) {
+            throw cancelled_error();
         }
         rethrow_if_failed(t);
     }

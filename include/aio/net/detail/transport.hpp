@@ -52,45 +52,51 @@ private:
     io_waiter** slot_ = nullptr;
 };
 
-/// Bytes received and not yet consumed: a block with a consumed prefix, grown on demand (no
-/// zero-filling), compacted when the prefix is most of it, freed when empty and large.
+/// Bytes received and not yet consumed: a block with a consumed prefix and a free tail that
+/// reads land in directly (no zero-filling, no copy). While a read is in flight into the tail the
+/// block is pinned: consuming only advances the prefix, nothing moves or is freed.
 class byte_buffer {
 public:
     std::size_t size() const noexcept { return end_ - begin_; }
     bool empty() const noexcept { return begin_ == end_; }
     std::string_view view() const noexcept { return {data_.get() + begin_, end_ - begin_}; }
+    std::size_t capacity() const noexcept { return capacity_; }
 
-    void append(const char* p, std::size_t n) {
-        if (capacity_ - end_ < n) {
-            make_room(n);
+    /// The free tail, grown first to at least `min` bytes (call when not pinned). The first
+    /// block is small (an idle connection holds little); it doubles as reads fill it.
+    boost::asio::mutable_buffer prepare(std::size_t min) {
+        if (capacity_ - end_ < min) {
+            make_room(min);
         }
-        std::memcpy(data_.get() + end_, p, n);
-        end_ += n;
+        return {data_.get() + end_, capacity_ - end_};
     }
+    /// n bytes were written at the start of the free tail.
+    void commit(std::size_t n) noexcept { end_ += n; }
 
     /// Drops the first n bytes (n <= size()).
     void consume(std::size_t n) noexcept {
         begin_ += n;
-        if (begin_ == end_) {
+        if (begin_ == end_ && !pinned_) {
             begin_ = end_ = 0;
-            if (capacity_ > kept_when_empty) {
-                data_.reset();
-                capacity_ = 0;
-            }
         }
     }
     void clear() noexcept { consume(size()); }
 
-private:
-    /// An idle connection keeps at most this much.
-    static constexpr std::size_t kept_when_empty = 4096;
+    /// While pinned (a read in flight into the tail), nothing moves.
+    void pin(bool on) noexcept {
+        pinned_ = on;
+        if (!on && begin_ == end_) {
+            begin_ = end_ = 0;
+        }
+    }
 
+private:
     void make_room(std::size_t n) {
         std::size_t live = size();
         if (live + n <= capacity_ && begin_ >= capacity_ / 2) {
             std::memmove(data_.get(), data_.get() + begin_, live);
         } else {
-            std::size_t cap = std::max({live + n, capacity_ * 2, std::size_t(256)});
+            std::size_t cap = std::max({live + n, capacity_ * 2, std::size_t(2048)});
             std::unique_ptr<char[]> bigger(new char[cap]);
             if (live > 0) {
                 std::memcpy(bigger.get(), data_.get() + begin_, live);
@@ -106,19 +112,8 @@ private:
     std::size_t capacity_ = 0;
     std::size_t begin_ = 0;
     std::size_t end_ = 0;
+    bool pinned_ = false;
 };
-
-/// Where a read lands before it is appended to a connection's buffer: one block per thread,
-/// so that an idle connection holds no read buffer of its own.
-inline char* read_scratch(std::size_t& size) {
-    static constexpr std::size_t block = 64 * 1024;
-    thread_local std::unique_ptr<char[]> scratch;
-    if (!scratch) {
-        scratch.reset(new char[block]);
-    }
-    size = block;
-    return scratch.get();
-}
 
 /// One connection, shared by its reader and writer handles (and by the completion handlers of
 /// the waits in flight, each holding a reference). Loop-affine. The socket is non-blocking:
@@ -174,10 +169,10 @@ public:
     }
     void end_read() noexcept { reading_ = false; }
 
-    /// Reads what the socket holds now into the buffer, without waiting. True if something
-    /// changed (bytes arrived, the peer closed, an error ended reading); false if it would
-    /// block.
-    bool fill() {
+    /// Reads what the socket holds now into the buffer, without waiting (for at_eof): true if
+    /// something changed (bytes arrived, the peer closed, an error ended the connection).
+    /// False if it would block, or a read in flight already owns the buffer's tail.
+    bool poll() {
         if (eof_) {
             return true;
         }
@@ -185,41 +180,40 @@ public:
             eof_ = true;
             return true;
         }
-        std::size_t room = 0;
-        char* scratch = read_scratch(room);
-        for (;;) {
-            boost::system::error_code ec;
-            std::size_t n = socket_.read_some(boost::asio::buffer(scratch, room), ec);
-            if (ec == boost::asio::error::interrupted) {
-                continue;
-            }
-            if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) {
-                return false;
-            }
-            if (ec == boost::asio::error::eof) {
-                eof_ = true;
-            } else if (ec) {
-                eof_ = true;
-                lost(ec);
-            } else {
-                rbuf_.append(scratch, n);
-            }
-            return true;
+        if (read_pending_) {
+            return false;
         }
+        boost::system::error_code ec;
+        std::size_t n = socket_.read_some(rbuf_.prepare(min_read), ec);
+        if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) {
+            return false;
+        }
+        received(ec, n);
+        return true;
     }
 
-    /// Parks the reading task until the socket is readable (call after fill() gave false):
-    /// `bool cancelled = co_await t.readable(w);`.
-    park_operation readable(io_waiter& w) {
+    /// Parks the reading task until the next read of the socket completes, starting one unless
+    /// one is in flight (a read cancelled earlier leaves its own: the bytes it brings are kept).
+    /// The read lands in the buffer's tail. `bool cancelled = co_await t.receive(w);`, then
+    /// eof(), error() and the buffer say what came.
+    park_operation receive(io_waiter& w) {
         w.watch(read_waiter_);
-        if (!read_wait_pending_) {
-            read_wait_pending_ = true;
+        if (!read_pending_) {
+            if (eof_ || closed_) {
+                eof_ = true;
+                return park_operation{&w, true}; // nothing more will come: wake at once
+            }
+            read_pending_ = true;
+            rbuf_.pin(true);
             add_ref();
-            socket_.async_wait(boost::asio::socket_base::wait_read,
-                               [self = held(this)](const boost::system::error_code&) {
-                                   self->read_wait_pending_ = false;
-                                   self->resume_reader();
-                               });
+            socket_.async_read_some(
+                rbuf_.prepare(min_read),
+                [self = held(this)](const boost::system::error_code& ec, std::size_t n) {
+                    self->read_pending_ = false;
+                    self->rbuf_.pin(false);
+                    self->received(ec, n);
+                    self->resume_reader();
+                });
         }
         return park(w);
     }
@@ -356,6 +350,23 @@ private:
     ~transport() {
         boost::system::error_code ignored;
         socket_.close(ignored);
+    }
+
+    /// The free space a read of the socket asks for at least.
+    static constexpr std::size_t min_read = 1024;
+
+    /// What a read of the socket gave: bytes, EOF, or the end of the connection.
+    void received(const boost::system::error_code& ec, std::size_t n) noexcept {
+        rbuf_.commit(n);
+        if (ec == boost::asio::error::eof) {
+            eof_ = true;
+        } else if (ec == boost::asio::error::operation_aborted ||
+                   ec == boost::asio::error::bad_descriptor) {
+            eof_ = eof_ || closed_; // closed by this side: what a read then sees is EOF
+        } else if (ec) {
+            eof_ = true;
+            lost(ec);
+        }
     }
 
     void resume_reader() {
@@ -507,7 +518,7 @@ private:
     boost::system::error_code connect_error_;
     bool eof_ = false;
     bool reading_ = false;
-    bool read_wait_pending_ = false;
+    bool read_pending_ = false;
 
     std::string wbuf_;
     std::size_t wpos_ = 0;

@@ -1,0 +1,63 @@
+// aio_echo_server: a TCP echo server on aio's streams, the same program as
+// bench/peers/echo_server.py (asyncio streams): each connection reads what arrived (up to
+// 64 KiB), writes it back and drains, until EOF or a connection error. The echo row of
+// bench/compare.sh drives it with bench/echo_load against raw_echo_server and the Python peers.
+//
+//   ./aio_echo_server PORT        serves on 127.0.0.1:PORT; SIGINT or SIGTERM stops it (exit 0)
+#include <aio/aio.hpp>
+#include <aio/streams.hpp>
+
+#include <charconv>
+#include <cstdint>
+#include <cstring>
+#include <iostream>
+#include <optional>
+#include <string>
+
+aio::awaitable<void> echo(aio::stream_reader reader, aio::stream_writer writer) {
+    try {
+        for (;;) {
+            std::string chunk = co_await reader.read(65536);
+            if (chunk.empty()) {
+                break;
+            }
+            writer.write(std::move(chunk));
+            co_await writer.drain();
+        }
+    } catch (const boost::system::system_error&) {
+        // a connection error: only this connection ends
+    }
+    writer.close();
+}
+
+std::optional<std::uint16_t> parse_port(const char* text) {
+    unsigned value = 0;
+    const char* end = text + std::strlen(text);
+    auto [rest, ec] = std::from_chars(text, end, value);
+    if (ec != std::errc() || rest != end || value == 0 || value > 65535) {
+        return std::nullopt;
+    }
+    return static_cast<std::uint16_t>(value);
+}
+
+int main(int argc, char** argv) {
+    std::optional<std::uint16_t> port = argc == 2 ? parse_port(argv[1]) : std::nullopt;
+    if (!port) {
+        std::cerr << "usage: aio_echo_server PORT   (PORT in 1..65535)\n";
+        return 2;
+    }
+    try {
+        // SIGINT/SIGTERM cancel main: serve_forever closes the server; run's shutdown then
+        // cancels the connections' handlers.
+        aio::run([port]() -> aio::awaitable<void> {
+            aio::server server = co_await aio::start_server(echo, "127.0.0.1", *port);
+            co_await server.serve_forever();
+        });
+    } catch (const aio::interrupted_error&) {
+        return 0;
+    } catch (const boost::system::system_error& e) {
+        std::cerr << "aio_echo_server: " << e.what() << '\n';
+        return 1;
+    }
+    return 0;
+}
