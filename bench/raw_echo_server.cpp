@@ -1,6 +1,6 @@
 // raw_echo_server: a TCP echo server written directly on Boost.Asio (co_spawn + use_awaitable,
 // one coroutine per connection, one thread): the floor that aio's echo server is measured
-// against, with the same echo logic as examples/echo_server.cpp.
+// against: bench/aio_echo_server.cpp does the same on aio's streams.
 //
 //   g++ -std=c++20 -O2 bench/raw_echo_server.cpp -pthread -o raw_echo_server
 //   ./raw_echo_server PORT        serves on 127.0.0.1:PORT; SIGINT or SIGTERM stops it (exit 0)

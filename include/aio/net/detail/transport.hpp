@@ -184,7 +184,7 @@ public:
             return false;
         }
         boost::system::error_code ec;
-        std::size_t n = socket_.read_some(rbuf_.prepare(min_read), ec);
+        std::size_t n = socket_.read_some(rbuf_.prepare(read_size_), ec);
         if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) {
             return false;
         }
@@ -206,14 +206,17 @@ public:
             read_pending_ = true;
             rbuf_.pin(true);
             add_ref();
-            socket_.async_read_some(
-                rbuf_.prepare(min_read),
-                [self = held(this)](const boost::system::error_code& ec, std::size_t n) {
-                    self->read_pending_ = false;
-                    self->rbuf_.pin(false);
-                    self->received(ec, n);
-                    self->resume_reader();
-                });
+            boost::asio::mutable_buffer tail = rbuf_.prepare(read_size_);
+            socket_.async_read_some(tail, [self = held(this), asked = tail.size()](
+                                              const boost::system::error_code& ec, std::size_t n) {
+                self->read_pending_ = false;
+                self->rbuf_.pin(false);
+                self->received(ec, n);
+                if (n == asked && self->read_size_ < max_read) {
+                    self->read_size_ *= 2; // the peer sends more than fits: read more at once
+                }
+                self->resume_reader();
+            });
         }
         return park(w);
     }
@@ -352,8 +355,11 @@ private:
         socket_.close(ignored);
     }
 
-    /// The free space a read of the socket asks for at least.
+    /// The free space a read of the socket asks for: 1 KiB at first, so that an idle
+    /// connection holds little; doubled each time a read fills it, up to 256 KiB (asyncio's
+    /// largest read).
     static constexpr std::size_t min_read = 1024;
+    static constexpr std::size_t max_read = 256 * 1024;
 
     /// What a read of the socket gave: bytes, EOF, or the end of the connection.
     void received(const boost::system::error_code& ec, std::size_t n) noexcept {
@@ -519,6 +525,7 @@ private:
     bool eof_ = false;
     bool reading_ = false;
     bool read_pending_ = false;
+    std::size_t read_size_ = min_read;
 
     std::string wbuf_;
     std::size_t wpos_ = 0;
