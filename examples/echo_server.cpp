@@ -156,7 +156,7 @@ void run_other_loop(settings s, int index, std::promise<aio::loop> started,
 
 class other_loops {
 public:
-    other_loops(const settings& s) {
+    explicit other_loops(const settings& s) {
         for (int i = 1; i < s.loops; ++i) {
             std::promise<aio::loop> started;
             std::future<aio::loop> loop = started.get_future();
@@ -300,7 +300,12 @@ int demo() {
         client.join();
     }
     if (client_error) {
-        std::rethrow_exception(client_error);
+        try {
+            std::rethrow_exception(client_error);
+        } catch (const std::exception& e) {
+            std::cerr << "echo_server: the demo's client failed: " << e.what() << '\n';
+            return 1;
+        }
     }
     for (const std::string& line : client_lines) {
         print(line);
