@@ -131,12 +131,12 @@ inline outcome<std::monostate> outcome_of(const any_task& t) {
 }
 
 /// Waits for children as gather does: fail fast unless return_exceptions.
-inline awaitable<void> gather_wait(const std::vector<state_base*>& states, bool fail_fast) {
+inline awaitable<void> gather_wait(std::vector<state_base*> states, bool fail_fast) {
     child_group::options opt;
     opt.stop_on_failure = fail_fast;
     opt.failure_includes_cancel = true;
-    opt.cancel_children_on_cancel = true;
-    child_group g(states, opt);
+    opt.on_cancel = child_group::cancel_policy::cancel_children;
+    child_group g(std::move(states), opt);
     co_await wait_for_group(g);
     if (fail_fast && g.first_failed() != nullptr) {
         g.first_failed()->rethrow_if_failed();
