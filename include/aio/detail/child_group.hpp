@@ -8,6 +8,7 @@
 #include <aio/detail/suspend.hpp>
 
 #include <boost/asio/this_coro.hpp>
+#include <boost/config.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -65,7 +66,8 @@ public:
     /// A fixed set: child i has index i. Children already done count as finished first, in
     /// this order. One allocation for the nodes.
     child_group(std::vector<state_base*> children, options opt, observer* obs = nullptr)
-        : children_(std::move(children)), opt_(opt), observer_(obs) {
+        : children_(std::move(children)), opt_(opt), observer_(obs),
+          bookkeeping_(opt.record_order || obs != nullptr) {
         std::size_t n = children_.size();
         first_block_ = std::make_unique<member[]>(n);
         if (opt_.record_order) {
@@ -78,7 +80,7 @@ public:
             state_base& child = *children_[i];
             if (child.done()) {
                 children_[i] = nullptr;
-                finished(i, child);
+                finished(m, child);
             } else {
                 ++pending_;
                 child.add_waiter(m);
@@ -88,7 +90,8 @@ public:
 
     /// An empty set that grows with add().
     explicit child_group(options opt, observer* obs = nullptr)
-        : opt_(opt), observer_(obs), reuse_nodes_(!opt.record_order) {}
+        : opt_(opt), observer_(obs), reuse_nodes_(!opt.record_order),
+          bookkeeping_(opt.record_order || obs != nullptr || reuse_nodes_) {}
 
     child_group(const child_group&) = delete;
     child_group& operator=(const child_group&) = delete;
@@ -97,8 +100,7 @@ public:
     std::size_t add(state_base& child) {
         member& m = take_node();
         if (child.done()) {
-            finished(m.index, child);
-            give_back(m);
+            finished(m, child);
             if (complete()) {
                 wake();
             }
@@ -184,25 +186,35 @@ private:
     void member_done(member& m, state_base& s) {
         --pending_;
         children_[m.index] = nullptr;
-        finished(m.index, s);
-        give_back(m);
+        finished(m, s);
         if (complete()) {
             wake();
         }
     }
 
-    void finished(std::size_t index, state_base& s) {
+    /// Counts the end of the child of node `m`. The rest - its place in the order, the
+    /// observer, the node's reuse - is for the groups that use it, out of gather's path.
+    void finished(member& m, state_base& s) {
         ++done_count_;
-        if (opt_.record_order) {
-            order_.push_back(index);
-        }
         bool failed = s.result_status() == status::error ||
                       (opt_.failure_includes_cancel && s.result_status() == status::cancelled);
         if (failed && first_failed_ == nullptr) {
             first_failed_ = &s;
         }
+        if (bookkeeping_) {
+            keep_books(m, s);
+        }
+    }
+    // Not inlined: gather's finish path then saves no registers for it.
+    BOOST_NOINLINE void keep_books(member& m, state_base& s) {
+        if (opt_.record_order) {
+            order_.push_back(m.index);
+        }
         if (observer_ != nullptr) {
-            observer_->child_done(index, s);
+            observer_->child_done(m.index, s);
+        }
+        if (reuse_nodes_) {
+            free_.push_back(m); // after the observer: a child it adds takes another node
         }
     }
 
@@ -228,12 +240,6 @@ private:
         return m;
     }
 
-    void give_back(member& m) noexcept {
-        if (reuse_nodes_) {
-            free_.push_back(m);
-        }
-    }
-
     std::vector<state_base*> children_; // by index: the state while pending, else nullptr
     std::unique_ptr<member[]> first_block_;
     std::vector<std::unique_ptr<member[]>> more_blocks_;
@@ -248,6 +254,7 @@ private:
     std::size_t taken_ = 0;
     state_base* first_failed_ = nullptr;
     bool reuse_nodes_ = false;
+    bool bookkeeping_ = false; // record_order, an observer or reuse_nodes_
     bool children_cancelled_ = false;
     bool expired_ = false;
     bool stopped_ = false;
