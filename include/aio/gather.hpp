@@ -205,7 +205,7 @@ template <gatherable... Aws>
 awaitable<std::tuple<result_t<gathered_t<Aws>>...>> gather(Aws... aws) {
     std::tuple tasks{ensure_task(std::move(aws))...}; // braces: created left to right
     auto states = std::apply([](const auto&... t) { return detail::states_of(t...); }, tasks);
-    co_await detail::gather_wait(states, true);
+    co_await detail::gather_wait(std::move(states), true);
     co_return std::apply([](const auto&... t) { return std::make_tuple(t.typed()->take()...); },
                          tasks);
 }
@@ -218,7 +218,7 @@ awaitable<std::tuple<outcome<result_t<gathered_t<Aws>>>...>> gather(return_excep
                                                                     Aws... aws) {
     std::tuple tasks{ensure_task(std::move(aws))...}; // braces: created left to right
     auto states = std::apply([](const auto&... t) { return detail::states_of(t...); }, tasks);
-    co_await detail::gather_wait(states, false);
+    co_await detail::gather_wait(std::move(states), false);
     co_return std::apply([](const auto&... t) { return std::make_tuple(detail::outcome_of(t)...); },
                          tasks);
 }

@@ -54,7 +54,8 @@ public:
 
     /// Told of each child's end, synchronously, on the loop: before the group decides whether
     /// the awaiting coroutine may continue. A child already done when it joins the group is
-    /// told of inside the constructor or add(). Like any done waiter, it only records or posts.
+    /// told of inside the constructor or add(). Like any done waiter, it never resumes a
+    /// coroutine inline (cancelling tasks is fine: that only wakes them through the loop).
     class observer {
     public:
         virtual void child_done(std::size_t index, state_base& child) = 0;
@@ -64,12 +65,14 @@ public:
     };
 
     /// A fixed set: child i has index i. Children already done count as finished first, in
-    /// this order. One allocation for the nodes.
+    /// this order. One allocation for the nodes; add() may still extend the set.
     child_group(std::vector<state_base*> children, options opt, observer* obs = nullptr)
         : children_(std::move(children)), opt_(opt), observer_(obs),
           bookkeeping_(opt.record_order || obs != nullptr) {
         std::size_t n = children_.size();
-        first_block_ = std::make_unique<member[]>(n);
+        if (n > 0) {
+            first_block_ = std::make_unique<member[]>(n);
+        }
         if (opt_.record_order) {
             order_.reserve(n);
         }
