@@ -93,7 +93,8 @@ template <class T>
 aio::awaitable<bool> cancel_and_await(aio::task<T>& t) {
     t.cancel();
     bool threw = co_await co_throws_as<aio::cancelled_error>(t());
-    co_return threw&& t.cancelled();
+    bool ended_cancelled = threw && t.cancelled();
+    co_return ended_cancelled;
 }
 
 /// A task that queues for one unit of `p` (an aio::lock, or a semaphore's permit) and records
