@@ -188,3 +188,64 @@ TEST_CASE("cancelling the consumer of as_completed stops waiting and cancels no 
     CHECK(consumer_threw);
     CHECK_FALSE(task_cancelled);
 }
+
+namespace {
+
+aio::awaitable<int> value_when_open(aio::future<void> gate, int value) {
+    co_await gate();
+    co_return value;
+}
+
+} // namespace
+
+AIO_TEST_CASE("as_completed yields tasks that finish in reverse order in that order, parking "
+              "between them") {
+    std::vector<aio::future<void>> gates(4);
+    std::vector<aio::task<int>> tasks;
+    for (int i = 0; i < 4; ++i) {
+        tasks.push_back(aio::create_task(value_when_open(gates[static_cast<std::size_t>(i)], i)));
+    }
+    auto gen = aio::as_completed(tasks);
+    std::vector<int> order;
+    std::vector<std::size_t> done_when_yielded;
+    auto opener = aio::create_task([&]() -> aio::awaitable<void> {
+        for (std::size_t i = 4; i-- > 0;) {
+            gates[i].set_result();
+            std::size_t yielded = order.size();
+            while (order.size() == yielded) { // the consumer takes this one before the next opens
+                co_await aio::sleep(0s);
+            }
+        }
+    });
+    while (std::optional<aio::task<int>> t = co_await gen.next()) {
+        std::size_t done = 0;
+        for (const auto& task : tasks) {
+            done += task.done() ? 1 : 0;
+        }
+        done_when_yielded.push_back(done);
+        order.push_back(t->result());
+    }
+    co_await opener();
+    CHECK(order == std::vector<int>{3, 2, 1, 0});
+    CHECK(done_when_yielded == std::vector<std::size_t>{1, 2, 3, 4});
+}
+
+AIO_TEST_CASE("as_completed dropped before its first next() leaves nothing registered") {
+    // A done waiter left on a task would run into the freed generator when the task finishes
+    // (the sanitizer build catches it); the tasks finish normally and cancel nothing.
+    std::vector<aio::future<int>> futures(3);
+    auto tasks = tasks_of(futures);
+    {
+        auto gen = aio::as_completed(tasks);
+        futures[1].set_result(1);
+    }
+    futures[2].set_result(2);
+    futures[0].set_result(0);
+    co_await aio::sleep(0s);
+    std::vector<int> results;
+    for (auto& t : tasks) {
+        int v = co_await t();
+        results.push_back(v);
+    }
+    CHECK(results == std::vector<int>{0, 1, 2});
+}

@@ -23,7 +23,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-using aio_test::co_throws_as;
+using aio_test::cancel_and_await;
 using aio_test::holds;
 using aio_test::start_task;
 
@@ -55,6 +55,31 @@ aio::awaitable<void> raw_wait_an_hour(aio::future<void>& started) {
     boost::asio::steady_timer timer(ex, std::chrono::hours(1));
     started.set_result();
     co_await timer.async_wait(boost::asio::use_awaitable);
+}
+
+/// Parks on aio::sleep for an hour (cancellation arrives as cancelled_error, delivered once).
+aio::awaitable<void> wait_an_hour(aio::future<void>& started) {
+    started.set_result();
+    co_await aio::sleep(1h);
+}
+
+/// A task runs aio::finally with a body that parks in `park(started)` and awaiting_cleanup as
+/// the cleanup, and is cancelled there. Returns true if the task ended cancelled (see
+/// cancel_and_await); `events` then holds what the body, the cleanup and the code after finally
+/// recorded.
+template <class Park>
+aio::awaitable<bool> cancel_inside_finally(Park park, events_t& events) {
+    auto t =
+        co_await start_task([park, &events](aio::future<void> started) -> aio::awaitable<void> {
+            co_await aio::finally(
+                [&]() -> aio::awaitable<void> {
+                    co_await park(started);
+                    events.push_back("body end");
+                },
+                awaiting_cleanup(events));
+            events.push_back("after finally");
+        });
+    co_return co_await cancel_and_await(t);
 }
 
 /// An asynchronous resource recording what aio::with does with it.
@@ -138,38 +163,15 @@ AIO_TEST_CASE("finally lets an exception from the cleanup replace the body error
 
 AIO_TEST_CASE("finally runs an awaiting cleanup on cancellation then propagates cancelled_error") {
     events_t events;
-    auto t = co_await start_task([&](aio::future<void> started) -> aio::awaitable<void> {
-        co_await aio::finally(
-            [&]() -> aio::awaitable<void> {
-                started.set_result();
-                co_await aio::sleep(1h);
-                events.push_back("body end");
-            },
-            awaiting_cleanup(events));
-        events.push_back("after finally");
-    });
-    t.cancel();
-    bool await_threw = co_await co_throws_as<aio::cancelled_error>(t());
-    CHECK(await_threw);
-    CHECK(t.cancelled());
+    bool ended_cancelled = co_await cancel_inside_finally(wait_an_hour, events);
+    CHECK(ended_cancelled);
     CHECK(events == events_t{"cleanup start", "cleanup end"});
 }
 
 AIO_TEST_CASE("finally runs an awaiting cleanup after a raw Asio operation is cancelled") {
     events_t events;
-    auto t = co_await start_task([&](aio::future<void> started) -> aio::awaitable<void> {
-        co_await aio::finally(
-            [&]() -> aio::awaitable<void> {
-                co_await raw_wait_an_hour(started);
-                events.push_back("body end");
-            },
-            awaiting_cleanup(events));
-        events.push_back("after finally");
-    });
-    t.cancel();
-    bool await_threw = co_await co_throws_as<aio::cancelled_error>(t());
-    CHECK(await_threw);
-    CHECK(t.cancelled());
+    bool ended_cancelled = co_await cancel_inside_finally(raw_wait_an_hour, events);
+    CHECK(ended_cancelled);
     CHECK(events == events_t{"cleanup start", "cleanup end"});
 }
 
@@ -217,10 +219,8 @@ AIO_TEST_CASE("with awaits async_exit on cancellation then propagates cancelled_
         });
         res.events.push_back("after with");
     });
-    t.cancel();
-    bool await_threw = co_await co_throws_as<aio::cancelled_error>(t());
-    CHECK(await_threw);
-    CHECK(t.cancelled());
+    bool ended_cancelled = co_await cancel_and_await(t);
+    CHECK(ended_cancelled);
     CHECK(res.exit_called);
     CHECK(aio::is_cancellation(res.exit_error));
     CHECK(res.events == events_t{"enter", "body", "exit start", "exit end"});
@@ -306,12 +306,10 @@ AIO_TEST_CASE("uncancel lets a task await cleanup after a caught raw Asio cancel
         co_await awaiting_cleanup(events);
         std::rethrow_exception(cancel);
     });
-    t.cancel();
-    bool await_threw = co_await co_throws_as<aio::cancelled_error>(t());
+    bool ended_cancelled = co_await cancel_and_await(t);
+    CHECK(ended_cancelled);
     CHECK(first_aborted);
     CHECK(events == events_t{"cleanup start", "cleanup end"});
-    CHECK(await_threw);
-    CHECK(t.cancelled());
 }
 
 namespace {

@@ -47,240 +47,201 @@ aio::task<void> wait_once(aio::condition& cond, std::vector<std::string>& events
 
 } // namespace
 
-TEST_CASE("wait releases the lock and returns holding it again after notify") {
+AIO_TEST_CASE("wait releases the lock and returns holding it again after notify") {
+    aio::condition cond;
     std::vector<std::string> events;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        aio::condition cond;
-        int waiting = 0;
-        auto a = wait_once(cond, events, waiting, "a");
-        co_await yield_until(waiting, 1);
-        events.push_back("main sees " + lock_state(cond));
-        co_await cond.acquire();
-        cond.notify();
-        co_await aio::sleep(0s);
-        events.push_back("main releases");
-        cond.release();
-        co_await a();
-        events.push_back("end " + lock_state(cond));
-    });
+    int waiting = 0;
+    auto a = wait_once(cond, events, waiting, "a");
+    co_await yield_until(waiting, 1);
+    events.push_back("main sees " + lock_state(cond));
+    co_await cond.acquire();
+    cond.notify();
+    co_await aio::sleep(0s);
+    events.push_back("main releases");
+    cond.release();
+    co_await a();
+    events.push_back("end " + lock_state(cond));
     CHECK(join(events) == "main sees unlocked|main releases|a woke locked|a releases|end unlocked");
 }
 
-TEST_CASE("notify(n) wakes exactly n waiters, the longest-waiting first") {
+AIO_TEST_CASE("notify(n) wakes exactly n waiters, the longest-waiting first") {
+    aio::condition cond;
     std::vector<std::string> events;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        aio::condition cond;
-        int waiting = 0;
-        std::vector<aio::task<void>> tasks;
-        for (std::string name : {"a", "b", "c", "d", "e"}) {
-            tasks.push_back(wait_once(cond, events, waiting, name));
-            co_await yield_until(waiting, static_cast<int>(tasks.size()));
+    int waiting = 0;
+    std::vector<aio::task<void>> tasks;
+    for (std::string name : {"a", "b", "c", "d", "e"}) {
+        tasks.push_back(wait_once(cond, events, waiting, name));
+        co_await yield_until(waiting, static_cast<int>(tasks.size()));
+    }
+    auto notify_and_settle = [&](std::size_t n) -> aio::awaitable<void> {
+        events.push_back("notify " + std::to_string(n));
+        co_await cond.acquire();
+        cond.notify(n);
+        cond.release();
+        for (int i = 0; i < 10; ++i) {
+            co_await aio::sleep(0s);
         }
-        auto notify_and_settle = [&](std::size_t n) -> aio::awaitable<void> {
-            events.push_back("notify " + std::to_string(n));
-            co_await cond.acquire();
-            cond.notify(n);
-            cond.release();
-            for (int i = 0; i < 10; ++i) {
-                co_await aio::sleep(0s);
-            }
-        };
-        co_await notify_and_settle(2);
-        co_await notify_and_settle(1);
-        co_await notify_and_settle(0);
-        co_await notify_and_settle(5); // only two are left
-        for (auto& t : tasks) {
-            co_await t();
-        }
-    });
+    };
+    co_await notify_and_settle(2);
+    co_await notify_and_settle(1);
+    co_await notify_and_settle(0);
+    co_await notify_and_settle(5); // only two are left
+    for (auto& t : tasks) {
+        co_await t();
+    }
     CHECK(join(events) == "notify 2|a woke locked|a releases|b woke locked|b releases|"
                           "notify 1|c woke locked|c releases|notify 0|"
                           "notify 5|d woke locked|d releases|e woke locked|e releases");
 }
 
-TEST_CASE("notify_all wakes every waiter, and they take the lock one at a time") {
+AIO_TEST_CASE("notify_all wakes every waiter, and they take the lock one at a time") {
+    aio::condition cond;
     std::vector<std::string> events;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        aio::condition cond;
-        int waiting = 0;
-        auto a = wait_once(cond, events, waiting, "a");
-        auto b = wait_once(cond, events, waiting, "b");
-        auto c = wait_once(cond, events, waiting, "c");
-        co_await yield_until(waiting, 3);
-        {
-            auto held = co_await cond.scoped();
-            events.push_back("notify_all");
-            cond.notify_all();
-        }
-        co_await a();
-        co_await b();
-        co_await c();
-    });
+    int waiting = 0;
+    auto a = wait_once(cond, events, waiting, "a");
+    auto b = wait_once(cond, events, waiting, "b");
+    auto c = wait_once(cond, events, waiting, "c");
+    co_await yield_until(waiting, 3);
+    {
+        auto held = co_await cond.scoped();
+        events.push_back("notify_all");
+        cond.notify_all();
+    }
+    co_await a();
+    co_await b();
+    co_await c();
     CHECK(join(events) ==
           "notify_all|a woke locked|a releases|b woke locked|b releases|c woke locked|c releases");
 }
 
-TEST_CASE("wait_for returns the predicate's value once it holds, testing it under the lock") {
+AIO_TEST_CASE("wait_for returns the predicate's value once it holds, testing it under the lock") {
+    aio::condition cond;
     std::vector<int> seen;
     bool always_locked = true;
     std::optional<int> result;
-    int ran = 0;
-    int ran_after_true_predicate = -1;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        aio::condition cond;
-        int value = 0;
-        auto consumer = aio::create_task([&]() -> aio::awaitable<void> {
-            auto held = co_await cond.scoped();
-            auto reached_three = [&]() -> std::optional<int> {
-                seen.push_back(value);
-                always_locked = always_locked && cond.locked();
-                return value >= 3 ? std::optional<int>(value * 10) : std::nullopt;
-            };
-            result = co_await cond.wait_for(reached_three);
-        });
-        for (int i = 0; i < 4; ++i) {
-            co_await aio::sleep(0s);
-            auto held = co_await cond.scoped();
-            ++value;
-            cond.notify_all();
-        }
-        co_await consumer();
-
-        // A predicate that holds at once returns without waiting or yielding.
-        auto other = aio::create_task([&]() -> aio::awaitable<void> {
-            ++ran;
-            co_return;
-        });
+    int value = 0;
+    auto consumer = aio::create_task([&]() -> aio::awaitable<void> {
         auto held = co_await cond.scoped();
-        auto always = [] { return true; };
-        co_await cond.wait_for(always);
-        ran_after_true_predicate = ran;
-        held.release();
-        co_await other();
+        auto reached_three = [&]() -> std::optional<int> {
+            seen.push_back(value);
+            always_locked = always_locked && cond.locked();
+            return value >= 3 ? std::optional<int>(value * 10) : std::nullopt;
+        };
+        result = co_await cond.wait_for(reached_three);
     });
+    for (int i = 0; i < 4; ++i) {
+        co_await aio::sleep(0s);
+        auto held = co_await cond.scoped();
+        ++value;
+        cond.notify_all();
+    }
+    co_await consumer();
     CHECK(seen == std::vector<int>{0, 1, 2, 3});
     CHECK(always_locked);
     CHECK(result == std::optional<int>(30));
-    CHECK(ran_after_true_predicate == 0);
+
+    // A predicate that holds at once returns without waiting or yielding.
+    int ran = 0;
+    auto other = aio_test::count_run(ran);
+    auto held = co_await cond.scoped();
+    auto always = [] { return true; };
+    co_await cond.wait_for(always);
+    CHECK(ran == 0);
+    held.release();
+    co_await other();
 }
 
-TEST_CASE("wait, wait_for, notify and notify_all without the lock throw std::logic_error") {
-    bool wait_threw = false;
-    bool wait_for_threw = false;
-    bool notify_threw = false;
-    bool notify_all_threw = false;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        aio::condition cond;
-        try {
-            co_await cond.wait();
-        } catch (const std::logic_error&) {
-            wait_threw = true;
-        }
-        try {
-            auto never = [] { return false; };
-            co_await cond.wait_for(never);
-        } catch (const std::logic_error&) {
-            wait_for_threw = true;
-        }
-        notify_threw = throws_as<std::logic_error>([&] { cond.notify(); });
-        notify_all_threw = throws_as<std::logic_error>([&] { cond.notify_all(); });
-    });
+AIO_TEST_CASE("wait, wait_for, notify and notify_all without the lock throw std::logic_error") {
+    aio::condition cond;
+    bool wait_threw = co_await aio_test::co_throws_as<std::logic_error>(cond.wait());
     CHECK(wait_threw);
+    auto never = [] { return false; };
+    bool wait_for_threw = co_await aio_test::co_throws_as<std::logic_error>(cond.wait_for(never));
     CHECK(wait_for_threw);
-    CHECK(notify_threw);
-    CHECK(notify_all_threw);
+    CHECK(throws_as<std::logic_error>([&] { cond.notify(); }));
+    CHECK(throws_as<std::logic_error>([&] { cond.notify_all(); }));
 }
 
-TEST_CASE("a wait cancelled while waiting re-acquires the lock before cancelled_error") {
+AIO_TEST_CASE("a wait cancelled while waiting re-acquires the lock before cancelled_error") {
+    aio::condition cond;
     std::vector<std::string> events;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        aio::condition cond;
-        int waiting = 0;
-        auto a = wait_once(cond, events, waiting, "a");
-        co_await yield_until(waiting, 1);
-        co_await cond.acquire();
-        a.cancel();
-        for (int i = 0; i < 5; ++i) {
-            co_await aio::sleep(0s); // a cannot finish its wait: main holds the lock
-        }
-        events.push_back("main releases");
-        cond.release();
-        co_await a();
-        events.push_back("end " + lock_state(cond));
-    });
+    int waiting = 0;
+    auto a = wait_once(cond, events, waiting, "a");
+    co_await yield_until(waiting, 1);
+    co_await cond.acquire();
+    a.cancel();
+    for (int i = 0; i < 5; ++i) {
+        co_await aio::sleep(0s); // a cannot finish its wait: main holds the lock
+    }
+    events.push_back("main releases");
+    cond.release();
+    co_await a();
+    events.push_back("end " + lock_state(cond));
     CHECK(join(events) == "main releases|a cancelled locked|a releases|end unlocked");
 }
 
-TEST_CASE("a wait cancelled while it re-acquires the lock still gets the lock first") {
+AIO_TEST_CASE("a wait cancelled while it re-acquires the lock still gets the lock first") {
+    aio::condition cond;
     std::vector<std::string> events;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        aio::condition cond;
-        int waiting = 0;
-        auto a = wait_once(cond, events, waiting, "a");
-        auto b = wait_once(cond, events, waiting, "b");
-        co_await yield_until(waiting, 2);
-        co_await cond.acquire();
+    int waiting = 0;
+    auto a = wait_once(cond, events, waiting, "a");
+    auto b = wait_once(cond, events, waiting, "b");
+    co_await yield_until(waiting, 2);
+    co_await cond.acquire();
+    cond.notify();
+    // a runs again and queues for the lock main holds; then it is cancelled there.
+    co_await aio::sleep(0s);
+    co_await aio::sleep(0s);
+    a.cancel();
+    co_await aio::sleep(0s);
+    co_await aio::sleep(0s);
+    events.push_back("main releases");
+    cond.release();
+    co_await a();
+    // b was not notified: the notification a used is not passed on.
+    events.push_back("b still waits");
+    {
+        auto held = co_await cond.scoped();
         cond.notify();
-        // a runs again and queues for the lock main holds; then it is cancelled there.
-        co_await aio::sleep(0s);
-        co_await aio::sleep(0s);
-        a.cancel();
-        co_await aio::sleep(0s);
-        co_await aio::sleep(0s);
-        events.push_back("main releases");
-        cond.release();
-        co_await a();
-        // b was not notified: the notification a used is not passed on.
-        events.push_back("b still waits");
-        {
-            auto held = co_await cond.scoped();
-            cond.notify();
-        }
-        co_await b();
-    });
+    }
+    co_await b();
     CHECK(join(events) ==
           "main releases|a cancelled locked|a releases|b still waits|b woke locked|b releases");
 }
 
-TEST_CASE("a waiter cancelled after it was notified passes the notification on") {
+AIO_TEST_CASE("a waiter cancelled after it was notified passes the notification on") {
+    aio::condition cond;
     std::vector<std::string> events;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        aio::condition cond;
-        int waiting = 0;
-        auto a = wait_once(cond, events, waiting, "a");
-        auto b = wait_once(cond, events, waiting, "b");
-        co_await yield_until(waiting, 2);
-        {
-            auto held = co_await cond.scoped();
-            cond.notify(); // notifies a...
-            a.cancel();    // ...which is cancelled before it runs again
-        }
-        co_await a();
-        co_await b();
-    });
+    int waiting = 0;
+    auto a = wait_once(cond, events, waiting, "a");
+    auto b = wait_once(cond, events, waiting, "b");
+    co_await yield_until(waiting, 2);
+    {
+        auto held = co_await cond.scoped();
+        cond.notify(); // notifies a...
+        a.cancel();    // ...which is cancelled before it runs again
+    }
+    co_await a();
+    co_await b();
     CHECK(join(events) == "a cancelled locked|a releases|b woke locked|b releases");
 }
 
-TEST_CASE("a condition on a shared lock waits and notifies through that lock") {
+AIO_TEST_CASE("a condition on a shared lock waits and notifies through that lock") {
+    aio::lock lk;
+    aio::condition cond(lk);
     std::vector<std::string> events;
-    bool shares_state = false;
-    aio_test::run([&]() -> aio::awaitable<void> {
-        aio::lock lk;
-        aio::condition cond(lk);
-        int waiting = 0;
-        co_await lk.acquire();
-        shares_state = cond.locked();
-        lk.release();
-        auto a = wait_once(cond, events, waiting, "a");
-        co_await yield_until(waiting, 1);
-        events.push_back(lk.locked() ? "lock held while a waits" : "lock free while a waits");
-        co_await lk.acquire();
-        cond.notify();
-        lk.release();
-        co_await a();
-    });
-    CHECK(shares_state);
-    CHECK(join(events) == "lock free while a waits|a woke locked|a releases");
+    int waiting = 0;
+    co_await lk.acquire();
+    CHECK(cond.locked());
+    lk.release();
+    auto a = wait_once(cond, events, waiting, "a");
+    co_await yield_until(waiting, 1);
+    CHECK_FALSE(lk.locked()); // a waits with the lock free
+    co_await lk.acquire();
+    cond.notify();
+    lk.release();
+    co_await a();
+    CHECK(join(events) == "a woke locked|a releases");
 }
 
 AIO_TEST_CASE("many tasks, some cancelled, never hold the condition's lock together and leave it "

@@ -77,6 +77,83 @@ aio::awaitable<aio::task<started_value_t<Body>>> start_task(Body body) {
     co_return t;
 }
 
+/// Starts a task that adds one to `ran` when it runs: `ran` still 0 after an await shows that
+/// the await did not yield to the loop.
+inline aio::task<void> count_run(int& ran) {
+    return aio::create_task([&ran]() -> aio::awaitable<void> {
+        ++ran;
+        co_return;
+    });
+}
+
+/// The end of the start-cancel-await harness: cancels `t` and awaits it. Returns true if the
+/// await threw cancelled_error and the task then reads cancelled(); false if it returned, threw
+/// something else, or ended without reading cancelled. A failed REQUIRE inside goes on through.
+template <class T>
+aio::awaitable<bool> cancel_and_await(aio::task<T>& t) {
+    t.cancel();
+    bool threw = co_await co_throws_as<aio::cancelled_error>(t());
+    bool ended_cancelled = threw && t.cancelled();
+    co_return ended_cancelled;
+}
+
+/// A task that queues for one unit of `p` (an aio::lock, or a semaphore's permit) and records
+/// `name` once it has it, or "`name` cancelled" if it was cancelled while queued or just after
+/// the hand-over; it holds the unit across one yield, then releases it unless `release_after`
+/// is false. It bumps `queued` just before it parks.
+template <class Primitive>
+aio::task<void> take_turn(Primitive& p, std::vector<std::string>& order, int& queued,
+                          std::string name, bool release_after = true) {
+    return aio::create_task([&p, &order, &queued, name, release_after]() -> aio::awaitable<void> {
+        ++queued;
+        try {
+            co_await p.acquire();
+        } catch (const aio::cancelled_error&) {
+            order.push_back(name + " cancelled");
+            co_return;
+        }
+        order.push_back(name);
+        co_await aio::sleep(std::chrono::seconds(0));
+        if (release_after) {
+            p.release();
+        }
+    });
+}
+
+/// What handover_order() saw.
+struct handover_report {
+    std::string order;                     // the events, joined with '|'
+    bool locked_while_handed_over = false; // whether `p` read locked right after main's release
+};
+
+/// The FIFO hand-over scenario of lock and semaphore: main takes the last free unit of `p`,
+/// a, b and c queue for it (take_turn), main records "release" and releases it, then at once
+/// queues for it itself and records "main" once it has it. A FIFO primitive that hands the
+/// unit straight to the first waiter gives "release|a|b|c|main" and reads locked right after
+/// the release (a owns the unit but has not run yet). Returns once all have released it.
+template <class Primitive>
+aio::awaitable<handover_report> handover_order(Primitive& p) {
+    std::vector<std::string> order;
+    handover_report r;
+    int queued = 0;
+    co_await p.acquire();
+    auto a = take_turn(p, order, queued, "a");
+    auto b = take_turn(p, order, queued, "b");
+    auto c = take_turn(p, order, queued, "c");
+    co_await yield_until(queued, 3);
+    order.push_back("release");
+    p.release();
+    r.locked_while_handed_over = p.locked();
+    co_await p.acquire();
+    order.push_back("main");
+    p.release();
+    co_await a();
+    co_await b();
+    co_await c();
+    r.order = join(order);
+    co_return r;
+}
+
 /// How many tasks crowd() sends through.
 inline constexpr int crowd_size = 30;
 

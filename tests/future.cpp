@@ -22,51 +22,62 @@ using aio_test::join;
 using aio_test::throws_as;
 using aio_test::value_now;
 
+/// Tasks that await the same future, each recording what its await gave: the value, the
+/// message of the exception it threw, or "cancelled".
+struct awaiters {
+    int parked = 0;
+    std::vector<std::string> outcomes;
+    std::vector<aio::task<void>> tasks;
+
+    /// Starts `n` tasks awaiting `f`; returns after one yield, which parks them in that await.
+    aio::awaitable<void> start(aio::future<int>& f, int n) {
+        for (int i = 0; i < n; ++i) {
+            tasks.push_back(aio::create_task([this, &f]() -> aio::awaitable<void> {
+                ++parked;
+                try {
+                    int value = co_await f();
+                    outcomes.push_back(std::to_string(value));
+                } catch (const aio::cancelled_error&) {
+                    outcomes.push_back("cancelled");
+                } catch (const std::exception& e) {
+                    outcomes.push_back(e.what());
+                }
+            }));
+        }
+        co_await aio::sleep(0s);
+    }
+
+    /// Awaits every task; returns their outcomes joined with '|', in the order they ended.
+    aio::awaitable<std::string> finish() {
+        for (auto& t : tasks) {
+            co_await t();
+        }
+        co_return join(outcomes);
+    }
+};
+
 } // namespace
 
 AIO_TEST_CASE("set_result wakes every task awaiting the future") {
-    int parked = 0;
-    std::vector<int> seen;
     aio::future<int> f;
-    std::vector<aio::task<void>> waiters;
-    for (int i = 0; i < 3; ++i) {
-        waiters.push_back(aio::create_task([&]() -> aio::awaitable<void> {
-            ++parked;
-            seen.push_back(co_await f());
-        }));
-    }
-    co_await aio::sleep(0s);
-    CHECK(parked == 3);
-    CHECK(seen.empty());
+    awaiters w;
+    co_await w.start(f, 3);
+    CHECK(w.parked == 3);
+    CHECK(w.outcomes.empty());
     f.set_result(5);
-    for (auto& w : waiters) {
-        co_await w();
-    }
-    CHECK(seen == std::vector<int>{5, 5, 5});
+    std::string seen = co_await w.finish();
+    CHECK(seen == "5|5|5");
     CHECK(f.done());
     CHECK(f.result() == 5);
 }
 
 AIO_TEST_CASE("set_exception is rethrown to every awaiter") {
-    std::vector<std::string> messages;
     aio::future<int> f;
-    std::vector<aio::task<void>> waiters;
-    for (int i = 0; i < 2; ++i) {
-        waiters.push_back(aio::create_task([&]() -> aio::awaitable<void> {
-            try {
-                co_await f();
-                messages.push_back("no exception");
-            } catch (const std::runtime_error& e) {
-                messages.push_back(e.what());
-            }
-        }));
-    }
-    co_await aio::sleep(0s);
+    awaiters w;
+    co_await w.start(f, 2);
     f.set_exception(std::make_exception_ptr(std::runtime_error("bad")));
-    for (auto& w : waiters) {
-        co_await w();
-    }
-    CHECK(join(messages) == "bad|bad");
+    std::string messages = co_await w.finish();
+    CHECK(messages == "bad|bad");
     CHECK(throws_as<std::runtime_error>([&] { (void)f.result(); }));
     CHECK(holds<std::runtime_error>(f.exception()));
     CHECK_FALSE(f.cancelled());
@@ -104,27 +115,15 @@ AIO_TEST_CASE("result and exception of a pending future throw invalid_state_erro
 }
 
 AIO_TEST_CASE("cancel makes the awaiters of a future throw cancelled_error") {
-    int cancelled_awaiters = 0;
     aio::future<int> f;
-    std::vector<aio::task<void>> waiters;
-    for (int i = 0; i < 2; ++i) {
-        waiters.push_back(aio::create_task([&]() -> aio::awaitable<void> {
-            try {
-                co_await f();
-            } catch (const aio::cancelled_error&) {
-                ++cancelled_awaiters;
-            }
-        }));
-    }
-    co_await aio::sleep(0s);
+    awaiters w;
+    co_await w.start(f, 2);
     CHECK(f.cancel());
     CHECK_FALSE(f.cancel());
-    for (auto& w : waiters) {
-        co_await w();
-    }
-    CHECK(cancelled_awaiters == 2);
-    CHECK_FALSE(waiters[0].cancelled());
-    CHECK_FALSE(waiters[1].cancelled());
+    std::string outcomes = co_await w.finish();
+    CHECK(outcomes == "cancelled|cancelled");
+    CHECK_FALSE(w.tasks[0].cancelled());
+    CHECK_FALSE(w.tasks[1].cancelled());
     CHECK(f.cancelled());
     CHECK(f.done());
     CHECK(holds<aio::cancelled_error>(f.exception()));
@@ -136,10 +135,8 @@ AIO_TEST_CASE("cancelling a task that awaits a future cancels the future") {
         started.set_result();
         co_return co_await f();
     });
-    t.cancel();
-    bool task_threw = co_await aio_test::co_throws_as<aio::cancelled_error>(t());
-    CHECK(task_threw);
-    CHECK(t.cancelled());
+    bool ended_cancelled = co_await aio_test::cancel_and_await(t);
+    CHECK(ended_cancelled);
     CHECK(f.cancelled());
 }
 

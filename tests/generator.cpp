@@ -27,6 +27,7 @@ namespace {
 
 using aio_test::holds;
 using aio_test::join;
+using aio_test::live_count;
 
 aio::generator<int> count_to(int n) {
     for (int i = 1; i <= n; ++i) {
@@ -34,14 +35,14 @@ aio::generator<int> count_to(int n) {
     }
 }
 
-/// Counts its live instances: shows which locals of a body have been destroyed.
-struct tracked {
-    explicit tracked(int& live) : live_(live) { ++live_; }
-    tracked(const tracked&) = delete;
-    tracked& operator=(const tracked&) = delete;
-    ~tracked() { --live_; }
-    int& live_;
-};
+/// Yields 1; closed there, it throws std::runtime_error("cleanup failed") from its cleanup.
+aio::generator<int> fails_when_closed() {
+    try {
+        co_yield 1;
+    } catch (const aio::generator_exit&) {
+        throw std::runtime_error("cleanup failed");
+    }
+}
 
 } // namespace
 
@@ -187,7 +188,7 @@ TEST_CASE("destroying an unfinished generator runs its destructors and catch blo
     aio_test::run([&]() -> aio::awaitable<void> {
         log.install(co_await aio::this_loop());
         auto body = [&]() -> aio::generator<int> {
-            tracked local(live);
+            live_count local(live);
             std::exception_ptr closed;
             try {
                 co_yield 1;
@@ -222,12 +223,12 @@ TEST_CASE("a generator destroyed before it started never runs its body") {
     int live = 0;
     bool body_ran = false;
     aio_test::run([&]() -> aio::awaitable<void> {
-        auto body = [&](std::shared_ptr<tracked>) -> aio::generator<int> {
+        auto body = [&](std::shared_ptr<live_count>) -> aio::generator<int> {
             body_ran = true;
             co_yield 1;
         };
         {
-            auto gen = body(std::make_shared<tracked>(live));
+            auto gen = body(std::make_shared<live_count>(live));
             CHECK(live == 1);
         }
         co_return;
@@ -286,14 +287,7 @@ TEST_CASE("aclose of a generator that never started does not run its body") {
 TEST_CASE("aclose rethrows an error the body ends with while closing") {
     std::string error;
     aio_test::run([&]() -> aio::awaitable<void> {
-        auto body = []() -> aio::generator<int> {
-            try {
-                co_yield 1;
-            } catch (const aio::generator_exit&) {
-                throw std::runtime_error("cleanup failed");
-            }
-        };
-        auto gen = body();
+        auto gen = fails_when_closed();
         (void)co_await gen.next();
         try {
             co_await gen.aclose();
@@ -312,7 +306,7 @@ TEST_CASE("a body that yields after close is an error") {
     aio_test::run([&]() -> aio::awaitable<void> {
         log.install(co_await aio::this_loop());
         auto body = [&]() -> aio::generator<int> {
-            tracked local(live);
+            live_count local(live);
             for (int i = 0;; ++i) {
                 try {
                     co_yield int(i);
@@ -347,14 +341,7 @@ TEST_CASE("an error while the destructor closes a generator is reported") {
     aio_test::report_log log;
     aio_test::run([&]() -> aio::awaitable<void> {
         log.install(co_await aio::this_loop());
-        auto body = []() -> aio::generator<int> {
-            try {
-                co_yield 1;
-            } catch (const aio::generator_exit&) {
-                throw std::runtime_error("cleanup failed");
-            }
-        };
-        auto gen = body();
+        auto gen = fails_when_closed();
         (void)co_await gen.next();
     });
     REQUIRE(log.entries.size() == 1);
@@ -531,7 +518,7 @@ TEST_CASE("move assignment closes the generator it replaces") {
     int value = 0;
     aio_test::run([&]() -> aio::awaitable<void> {
         auto body = [&]() -> aio::generator<int> {
-            tracked local(live);
+            live_count local(live);
             try {
                 co_yield 1;
             } catch (const aio::generator_exit&) {
@@ -604,7 +591,7 @@ TEST_CASE("athrow rethrows the exception the body does not catch, and the genera
     bool ended_after = false;
     aio_test::run([&]() -> aio::awaitable<void> {
         auto gen = [](int& l) -> aio::generator<int> {
-            tracked t(l);
+            live_count t(l);
             co_yield 1;
             co_yield 2;
         }(live);

@@ -46,6 +46,13 @@ aio::awaitable<void> record_put(Q& q, log_t& log, int item) {
     }
 }
 
+/// Awaits join and records "joined".
+template <class Q>
+aio::awaitable<void> record_join(Q& q, log_t& log) {
+    co_await q.join();
+    log.push_back("joined");
+}
+
 /// Takes every item left without waiting, as "a|b|c".
 template <class Q>
 std::string drain(Q& q) {
@@ -290,10 +297,7 @@ TEST_CASE("join waits until every item put is marked done") {
         for (int i = 1; i <= 3; ++i) {
             q.put_nowait(i);
         }
-        auto joiner = aio::create_task([&]() -> aio::awaitable<void> {
-            co_await q.join();
-            log.push_back("joined");
-        });
+        auto joiner = aio::create_task(record_join(q, log));
         for (int i = 0; i < 3; ++i) {
             int item = co_await q.get();
             co_await aio::sleep(0s);
@@ -420,10 +424,7 @@ TEST_CASE("shutdown(true) discards the items, fails every get and releases join"
         for (int i = 1; i <= 3; ++i) {
             q.put_nowait(i);
         }
-        auto joiner = aio::create_task([&]() -> aio::awaitable<void> {
-            co_await q.join();
-            log.push_back("joined");
-        });
+        auto joiner = aio::create_task(record_join(q, log));
         co_await aio::sleep(0s);
         log.push_back("shutdown");
         q.shutdown(true);
@@ -456,10 +457,7 @@ TEST_CASE("shutdown(true) counts only the discarded items as done") {
         q.put_nowait(2);
         q.put_nowait(3);
         int taken = q.get_nowait();
-        auto joiner = aio::create_task([&]() -> aio::awaitable<void> {
-            co_await q.join();
-            log.push_back("joined");
-        });
+        auto joiner = aio::create_task(record_join(q, log));
         q.shutdown(true);
         co_await aio::sleep(0s);
         log.push_back("done " + std::to_string(taken));
@@ -586,10 +584,7 @@ TEST_CASE("a cancelled join throws cancelled_error and leaves the queue's count 
                 caught = true;
             }
         });
-        auto joiner = aio::create_task([&]() -> aio::awaitable<void> {
-            co_await q.join();
-            log.push_back("joined");
-        });
+        auto joiner = aio::create_task(record_join(q, log));
         co_await aio::sleep(0s);
         cancelled_joiner.cancel();
         co_await cancelled_joiner();

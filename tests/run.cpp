@@ -33,6 +33,29 @@ aio::awaitable<int> forty_two() {
 using core_ptr = std::remove_cvref_t<decltype(std::declval<aio::loop&>().shared_core())>;
 using weak_core = std::weak_ptr<core_ptr::element_type>;
 
+/// Starts a task, left running when main returns, that runs `job` on a thread with to_thread
+/// and sets `task_cancelled` if that await ends with cancelled_error (which it rethrows).
+/// Returns once the job is running.
+template <class Job>
+aio::awaitable<void> start_thread_job(Job job, bool& task_cancelled) {
+    aio::loop lp = co_await aio::this_loop();
+    aio::future<void> job_started;
+    auto announced_job = [job = std::move(job), &job_started, lp]() mutable {
+        aio::call_soon_threadsafe(lp, [&job_started] { job_started.set_result(); });
+        job();
+    };
+    aio::create_task([&task_cancelled,
+                      announced_job = std::move(announced_job)]() mutable -> aio::awaitable<void> {
+        try {
+            co_await aio::to_thread(std::move(announced_job));
+        } catch (const aio::cancelled_error&) {
+            task_cancelled = true;
+            throw;
+        }
+    });
+    co_await job_started();
+}
+
 } // namespace
 
 TEST_CASE("run returns the value of main") {
@@ -219,22 +242,11 @@ TEST_CASE("run waits for a to_thread job still running when main returns") {
     std::atomic<bool> job_done{false};
     bool task_cancelled = false;
     aio_test::run([&]() -> aio::awaitable<void> {
-        aio::loop lp = co_await aio::this_loop();
-        aio::future<void> job_started;
-        aio::create_task([&, lp]() -> aio::awaitable<void> {
-            auto job = [&job_done, &job_started, lp] {
-                aio::call_soon_threadsafe(lp, [&job_started] { job_started.set_result(); });
-                std::this_thread::sleep_for(200ms);
-                job_done = true;
-            };
-            try {
-                co_await aio::to_thread(std::move(job));
-            } catch (const aio::cancelled_error&) {
-                task_cancelled = true;
-                throw;
-            }
-        });
-        co_await job_started();
+        auto job = [&job_done] {
+            std::this_thread::sleep_for(200ms);
+            job_done = true;
+        };
+        co_await start_thread_job(job, task_cancelled);
     });
     CHECK(job_done);
     CHECK(task_cancelled);
@@ -253,21 +265,11 @@ TEST_CASE("run abandons executor jobs still running after shutdown_timeout and r
             aio::loop lp = co_await aio::this_loop();
             log.install(lp);
             core = lp.shared_core();
-            aio::future<void> job_started;
-            aio::create_task([&, lp]() -> aio::awaitable<void> {
-                auto job = [&job_started, &finished, released, lp] {
-                    aio::call_soon_threadsafe(lp, [&job_started] { job_started.set_result(); });
-                    released.wait();
-                    finished.set_value();
-                };
-                try {
-                    co_await aio::to_thread(std::move(job));
-                } catch (const aio::cancelled_error&) {
-                    task_cancelled = true;
-                    throw;
-                }
-            });
-            co_await job_started();
+            auto job = [&finished, released] {
+                released.wait();
+                finished.set_value();
+            };
+            co_await start_thread_job(job, task_cancelled);
         },
         aio::run_options{.shutdown_timeout = 50ms, .handle_signals = false});
     bool finished_before_release = job_finished.wait_for(0s) == std::future_status::ready;

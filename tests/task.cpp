@@ -26,6 +26,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
+using aio_test::cancel_and_await;
 using aio_test::co_throws_as;
 using aio_test::fail_after_yield;
 using aio_test::holds;
@@ -193,11 +194,9 @@ AIO_TEST_CASE("a task can catch the cancellation and await cleanup before rethro
             std::rethrow_exception(caught);
         }
     });
-    t.cancel();
-    bool await_threw = co_await co_throws_as<aio::cancelled_error>(t());
+    bool ended_cancelled = co_await cancel_and_await(t);
+    CHECK(ended_cancelled);
     CHECK(join(events) == "caught|slept|cleanup 5");
-    CHECK(await_threw);
-    CHECK(t.cancelled());
 }
 
 AIO_TEST_CASE("a task that catches the cancellation and returns a value ends with that value") {
@@ -233,12 +232,10 @@ AIO_TEST_CASE("cancelling a task blocked in a raw Asio timer wait aborts the wai
         }
         went_on = true;
     });
-    t.cancel();
-    bool await_threw = co_await co_throws_as<aio::cancelled_error>(t());
+    bool ended_cancelled = co_await cancel_and_await(t);
+    CHECK(ended_cancelled);
     CHECK(code == boost::asio::error::operation_aborted);
     CHECK_FALSE(went_on);
-    CHECK(await_threw);
-    CHECK(t.cancelled());
     CHECK(holds<aio::cancelled_error>(t.exception()));
 }
 
@@ -261,12 +258,10 @@ AIO_TEST_CASE("cancelling a task blocked in a raw Asio socket read aborts the re
         }
         went_on = true;
     });
-    t.cancel();
-    bool await_threw = co_await co_throws_as<aio::cancelled_error>(t());
+    bool ended_cancelled = co_await cancel_and_await(t);
+    CHECK(ended_cancelled);
     CHECK(code == boost::asio::error::operation_aborted);
     CHECK_FALSE(went_on);
-    CHECK(await_threw);
-    CHECK(t.cancelled());
 }
 
 AIO_TEST_CASE("a task cancelled before its first step never runs its body") {
@@ -338,10 +333,8 @@ AIO_TEST_CASE("cancelling a task that awaits another task cancels the awaited ta
         co_await inner();
     };
     auto outer = co_await start_task(awaiting_inner);
-    outer.cancel();
-    bool outer_threw = co_await co_throws_as<aio::cancelled_error>(outer());
-    CHECK(outer_threw);
-    CHECK(outer.cancelled());
+    bool outer_ended_cancelled = co_await cancel_and_await(outer);
+    CHECK(outer_ended_cancelled);
     CHECK(inner.cancelled());
     CHECK(holds<aio::cancelled_error>(inner.exception()));
 }
@@ -582,11 +575,9 @@ AIO_TEST_CASE("a task that catches operation_aborted from a raw Asio operation a
             std::rethrow_exception(caught);
         }
     });
-    t.cancel();
-    bool await_threw = co_await co_throws_as<aio::cancelled_error>(t());
+    bool ended_cancelled = co_await cancel_and_await(t);
+    CHECK(ended_cancelled);
     CHECK(join(events) == "aborted|slept|cleanup 4");
-    CHECK(await_threw);
-    CHECK(t.cancelled());
 }
 
 AIO_TEST_CASE("two cancel calls before the task resumes deliver one cancellation") {
@@ -648,11 +639,9 @@ AIO_TEST_CASE("a task cancelled after it was woken but before it resumed sees ca
         }
     });
     f.set_result(1);
-    t.cancel();
-    bool await_threw = co_await co_throws_as<aio::cancelled_error>(t());
-    CHECK(await_threw);
+    bool ended_cancelled = co_await cancel_and_await(t);
+    CHECK(ended_cancelled);
     CHECK(outcome == "cancelled");
-    CHECK(t.cancelled());
 }
 
 AIO_TEST_CASE("a cancelled task whose awaited task returned a value still sees cancelled_error") {
@@ -669,10 +658,8 @@ AIO_TEST_CASE("a cancelled task whose awaited task returned a value still sees c
         co_return co_await inner();
     };
     auto outer = co_await start_task(awaiting_inner);
-    outer.cancel();
-    bool outer_threw = co_await co_throws_as<aio::cancelled_error>(outer());
-    CHECK(outer_threw);
-    CHECK(outer.cancelled());
+    bool outer_ended_cancelled = co_await cancel_and_await(outer);
+    CHECK(outer_ended_cancelled);
     int inner_value = co_await inner();
     CHECK(inner_value == 7);
     CHECK_FALSE(inner.cancelled());

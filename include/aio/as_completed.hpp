@@ -2,18 +2,14 @@
 #pragma once
 
 #include <aio/awaitable.hpp>
+#include <aio/detail/child_group.hpp>
 #include <aio/detail/state.hpp>
-#include <aio/detail/suspend.hpp>
 #include <aio/generator.hpp>
 #include <aio/task.hpp>
 
-#include <boost/asio/this_coro.hpp>
-
 #include <concepts>
 #include <cstddef>
-#include <deque>
 #include <memory>
-#include <optional>
 #include <ranges>
 #include <utility>
 #include <vector>
@@ -22,64 +18,49 @@ namespace aio {
 
 namespace detail {
 
-/// Records the order in which some tasks finish, from the moment it is created: a done
-/// waiter on each pending task appends its index. The waiters live here and unlink themselves
-/// when this is destroyed, so dropping it leaves nothing registered on the tasks.
+/// The tasks of as_completed and the group recording the order they finish in, from the moment
+/// it is created (tasks already done first, in input order). The group's done waiters unlink
+/// themselves when it is destroyed, so dropping this leaves nothing registered on the tasks.
 template <class Task>
 class completion_order {
 public:
     explicit completion_order(std::vector<Task> tasks)
-        : tasks_(std::move(tasks)), watches_(std::make_unique<watch[]>(tasks_.size())) {
-        for (std::size_t i = 0; i < tasks_.size(); ++i) {
-            if (tasks_[i].done()) {
-                finished_.push_back(i);
-            } else {
-                watches_[i].owner = this;
-                watches_[i].index = i;
-                tasks_[i].state().add_waiter(watches_[i]);
-            }
-        }
-    }
-    completion_order(const completion_order&) = delete;
-    completion_order& operator=(const completion_order&) = delete;
+        : tasks_(std::move(tasks)), group_(states(tasks_), order_options()) {}
 
     /// True once every task has been handed out.
     bool exhausted() const noexcept { return handed_out_ == tasks_.size(); }
-    bool has_finished() const noexcept { return !finished_.empty(); }
+    bool has_finished() const noexcept { return group_.has_finished(); }
 
     /// Waits until a task has finished (call when has_finished() is false). Cancellation of
     /// the caller: stops waiting (the tasks are left alone) and throws cancelled_error.
-    awaitable<void> wait_for_one() {
-        bool cancelled = co_await park(arrival_);
-        if (cancelled) {
-            throw cancelled_error();
-        }
-    }
+    awaitable<void> wait_for_one() { return wait_for_group(group_); }
 
     /// The earliest finished task not handed out yet (call when has_finished() is true).
     Task pop() {
-        std::size_t i = finished_.front();
-        finished_.pop_front();
         ++handed_out_;
-        return tasks_[i];
+        return tasks_[group_.take_finished()];
     }
 
 private:
-    struct watch final : done_waiter {
-        completion_order* owner = nullptr;
-        std::size_t index = 0;
-        void on_done(state_base&) override {
-            owner->finished_.push_back(index);
-            owner->arrival_.wake();
+    static std::vector<state_base*> states(const std::vector<Task>& tasks) {
+        std::vector<state_base*> out;
+        out.reserve(tasks.size());
+        for (const Task& t : tasks) {
+            out.push_back(&t.state());
         }
-    };
-    class arrival final : public waiter {};
+        return out;
+    }
+    static child_group::options order_options() {
+        child_group::options opt;
+        opt.first_done = true;
+        opt.record_order = true;
+        opt.on_cancel = child_group::cancel_policy::stop_waiting;
+        return opt;
+    }
 
     std::vector<Task> tasks_;
-    std::unique_ptr<watch[]> watches_; // after tasks_: unlinked before the tasks are released
-    std::deque<std::size_t> finished_;
+    child_group group_; // after tasks_: unlinked before the tasks are released
     std::size_t handed_out_ = 0;
-    arrival arrival_;
 };
 
 template <class Task>

@@ -131,12 +131,12 @@ inline outcome<std::monostate> outcome_of(const any_task& t) {
 }
 
 /// Waits for children as gather does: fail fast unless return_exceptions.
-inline awaitable<void> gather_wait(const std::vector<state_base*>& states, bool fail_fast) {
+inline awaitable<void> gather_wait(std::vector<state_base*> states, bool fail_fast) {
     child_group::options opt;
     opt.stop_on_failure = fail_fast;
     opt.failure_includes_cancel = true;
-    opt.cancel_children_on_cancel = true;
-    child_group g(states, opt);
+    opt.on_cancel = child_group::cancel_policy::cancel_children;
+    child_group g(std::move(states), opt);
     co_await wait_for_group(g);
     if (fail_fast && g.first_failed() != nullptr) {
         g.first_failed()->rethrow_if_failed();
@@ -219,7 +219,7 @@ template <gatherable... Aws>
 awaitable<std::tuple<result_t<gathered_t<Aws>>...>> gather(Aws... aws) {
     std::tuple tasks{ensure_task(std::move(aws))...}; // braces: created left to right
     auto states = std::apply([](const auto&... t) { return detail::states_of(t...); }, tasks);
-    co_await detail::gather_wait(states, true);
+    co_await detail::gather_wait(std::move(states), true);
     co_return std::apply([](const auto&... t) { return std::make_tuple(t.typed()->take()...); },
                          tasks);
 }
@@ -232,7 +232,7 @@ awaitable<std::tuple<outcome<result_t<gathered_t<Aws>>>...>> gather(return_excep
                                                                     Aws... aws) {
     std::tuple tasks{ensure_task(std::move(aws))...}; // braces: created left to right
     auto states = std::apply([](const auto&... t) { return detail::states_of(t...); }, tasks);
-    co_await detail::gather_wait(states, false);
+    co_await detail::gather_wait(std::move(states), false);
     co_return std::apply([](const auto&... t) { return std::make_tuple(detail::outcome_of(t)...); },
                          tasks);
 }

@@ -2,12 +2,13 @@
 #pragma once
 
 #include <aio/awaitable.hpp>
+#include <aio/detail/deadline_queue.hpp>
 #include <aio/detail/state.hpp>
 #include <aio/error.hpp>
 #include <aio/loop.hpp>
 #include <aio/task.hpp>
 
-#include <boost/asio/steady_timer.hpp>
+#include <boost/system/error_code.hpp>
 
 #include <chrono>
 #include <csignal>
@@ -188,7 +189,7 @@ private:
     void shutdown(detail::loop_core& core) {
         core.tasks().for_each([](detail::state_base& s) { s.cancel(); }); // once: later tasks run
         bool timed_out = false;
-        boost::asio::steady_timer timer(core.context(), options_.shutdown_timeout);
+        detail::loop_timer timer(core.context(), options_.shutdown_timeout);
         timer.async_wait([&timed_out](boost::system::error_code ec) { timed_out = !ec; });
         core.wake_when_idle(true); // a job's end wakes run_one below
         core.context().restart();

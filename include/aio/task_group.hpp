@@ -3,7 +3,7 @@
 
 #include <aio/awaitable.hpp>
 #include <aio/cleanup.hpp>
-#include <aio/detail/intrusive_list.hpp>
+#include <aio/detail/child_group.hpp>
 #include <aio/detail/state.hpp>
 #include <aio/detail/suspend.hpp>
 #include <aio/error.hpp>
@@ -39,33 +39,26 @@ namespace aio {
 /// propagates: as cancelled_error if no task failed; otherwise exit throws exception_group and
 /// the cancellation stays pending (the task's next await that parks throws cancelled_error).
 /// Loop-affine; not copyable or movable (its tasks point at it).
-class task_group {
+class task_group : private detail::child_group::observer {
 public:
-    task_group() = default;
+    task_group() : children_(group_options(), this) {}
     task_group(const task_group&) = delete;
     task_group& operator=(const task_group&) = delete;
 
     /// Without an awaited exit (misuse: not used through aio::with) the remaining tasks are
     /// cancelled here; they then end on their own, unobserved.
-    ~task_group() {
-        while (member* m = members_.pop_front()) {
-            m->task.cancel();
-            delete m;
-        }
-    }
+    ~task_group() { children_.cancel_children(); }
 
     /// Starts `work` (an awaitable, or a callable returning one) as a task of this group.
     /// Throws std::logic_error once the group has finished or is shutting down after a failure.
     template <class W>
     auto create_task(W work, std::string name = {}) {
-        if (closed_ || aborting_) {
+        if (closed_ || aborting()) {
             throw std::logic_error(closed_ ? "aio: task_group has finished"
                                            : "aio: task_group is shutting down");
         }
         auto t = aio::create_task(std::move(work), std::move(name));
-        auto* m = new member(*this, t);
-        members_.push_back(*m);
-        t.state().add_waiter(m->watch);
+        children_.add(t.state());
         return t;
     }
 
@@ -92,14 +85,13 @@ public:
             abort();
         }
         bool cancelled_while_waiting = false;
-        while (!members_.empty()) {
-            exit_waiter w(*this);
-            exit_waiter_ = &w;
-            bool cancelled = co_await detail::park(w);
+        // Cancellation while parked cancels the tasks (once) and keeps waiting: no task outlives
+        // the group. A task created meanwhile by another one keeps exit waiting for it too.
+        while (children_.pending() > 0) {
+            bool cancelled = co_await detail::park(children_);
             if (cancelled) {
-                cancelled_while_waiting = true; // keep waiting: no task outlives the group
+                cancelled_while_waiting = true;
             }
-            exit_waiter_ = nullptr;
         }
         closed_ = true;
         if (!errors_.empty()) {
@@ -117,54 +109,27 @@ public:
     }
 
     /// The number of tasks of the group still running.
-    std::size_t size() const noexcept { return members_.size(); }
+    std::size_t size() const noexcept { return children_.pending(); }
 
 private:
-    struct member;
+    static detail::child_group::options group_options() {
+        detail::child_group::options opt;
+        opt.on_cancel = detail::child_group::cancel_policy::cancel_children_once;
+        return opt;
+    }
 
-    /// Watches one task of the group.
-    struct watcher final : detail::done_waiter {
-        member* owner = nullptr;
-        void on_done(detail::state_base&) override;
-    };
-    struct member : detail::list_hook {
-        member(task_group& g, any_task t) : group(g), task(std::move(t)) { watch.owner = this; }
-        task_group& group;
-        any_task task;
-        watcher watch;
-    };
-
-    /// Parks exit; cancelling it cancels the group's tasks and keeps waiting for them.
-    class exit_waiter final : public detail::waiter {
-    public:
-        explicit exit_waiter(task_group& g) : group_(g) {}
-        void on_cancel() override {
-            group_.abort();
-            if (group_.members_.empty()) {
-                wake();
-            }
-        }
-
-    private:
-        task_group& group_;
-    };
-
-    void task_done(member& m) {
-        detail::state_base& s = m.task.state();
+    /// A task of the group ended: its error is kept, and the first one aborts the group and
+    /// cancels the body's task (unless exit already runs).
+    void child_done(std::size_t, detail::state_base& s) override {
         if (s.result_status() == detail::status::error) {
             errors_.push_back(s.exception());
-            if (!aborting_) {
+            if (!aborting()) {
                 abort();
                 if (!exiting_ && parent_ && !parent_.done()) {
                     cancelled_parent_ = true;
                     parent_.cancel();
                 }
             }
-        }
-        m.unlink();
-        delete &m;
-        if (members_.empty() && exit_waiter_ != nullptr) {
-            exit_waiter_->wake();
         }
     }
 
@@ -175,28 +140,24 @@ private:
     /// 3.13's TaskGroup calls cancel() again, which also counts a new request).
     void redeliver_cancellation() { parent_.state().redeliver_cancel(); }
 
+    /// True once the group's tasks were cancelled (a failure, the body's error or cancellation,
+    /// or a cancellation of exit): no task may join it then.
+    bool aborting() const noexcept { return children_.children_cancelled(); }
+
     /// Cancels every task of the group (once).
     void abort() {
-        if (aborting_) {
-            return;
+        if (!aborting()) {
+            children_.cancel_children();
         }
-        aborting_ = true;
-        members_.for_each([](member& m) { m.task.cancel(); });
     }
 
-    detail::intrusive_list<member> members_;
+    detail::child_group children_; // also what exit parks on
     std::vector<std::exception_ptr> errors_;
     any_task parent_;
     std::uint32_t parent_cancel_requests_ = 0;
-    exit_waiter* exit_waiter_ = nullptr;
     bool exiting_ = false;
-    bool aborting_ = false;
     bool closed_ = false;
     bool cancelled_parent_ = false;
 };
-
-inline void task_group::watcher::on_done(detail::state_base&) {
-    owner->group.task_done(*owner);
-}
 
 } // namespace aio

@@ -59,7 +59,7 @@ awaitable<wait_result<T>> wait(std::vector<task<T>> tasks, return_when when = al
     detail::child_group::options opt;
     opt.stop_on_failure = when == first_exception;
     opt.first_done = when == first_completed;
-    opt.cancel_children_on_cancel = false;
+    opt.on_cancel = detail::child_group::cancel_policy::stop_waiting;
     detail::child_group g(detail::states_of(tasks), opt);
     {
         std::optional<detail::deadline> dl;
@@ -129,8 +129,8 @@ awaitable<work_value_t<W>> timeout_at(std::chrono::steady_clock::time_point when
     bool deadline_cancelled = false;
     {
         detail::child_group::options opt;
-        opt.cancel_children_on_cancel = true;
-        detail::child_group g({&t.state()}, opt);
+        opt.on_cancel = detail::child_group::cancel_policy::cancel_children;
+        detail::child_group g(std::vector<detail::state_base*>{&t.state()}, opt);
         std::optional<detail::deadline> dl;
         if (when <= std::chrono::steady_clock::now()) {
             g.expire(true); // before the loop runs the work: if not started, it never starts

@@ -126,7 +126,9 @@ private:
         }
         reporter* reports;
         signal_disposition disposition;
-        boost::asio::signal_set set;
+        // The loop's own executor type, not signal_set's any_io_executor: the same dispatch,
+        // without instantiating the type-erased executor's conversion in every file.
+        boost::asio::basic_signal_set<boost::asio::io_context::executor_type> set;
         std::shared_ptr<const std::function<void(int)>> fn;
         std::shared_ptr<bool> alive = std::make_shared<bool>(true);
     };

@@ -41,8 +41,11 @@ public:
 
     /// Cancellation while queued: leave the queue and wake. Once granted, the waiter is no
     /// longer queued and this does nothing: the await finds the cancellation recorded when it
-    /// resumes and gives the grant back (see settle_wait below).
-    void on_cancel() override;
+    /// resumes and gives the grant back (see settle_wait below). Declared inline here: a
+    /// virtual function not inline where the class is defined is the class's key function, and
+    /// GCC then emits the vtable, and everything the virtuals call, in every file that includes
+    /// this header, used or not.
+    inline void on_cancel() override;
 
 private:
     friend class wait_queue;
