@@ -105,8 +105,9 @@ public:
         read_claim claim(t, "readline");
         std::string line;
         std::optional<limit_overrun_error> overrun;
+        separators newline(std::string("\n"));
         try {
-            line = co_await until(t, separators{"\n"});
+            line = co_await until(t, std::move(newline));
         } catch (const incomplete_read_error& e) {
             line = e.partial();
         } catch (const limit_overrun_error& e) {
@@ -149,7 +150,10 @@ public:
     awaitable<std::string> readuntil(std::string separator = "\n") {
         detail::transport& t = *t_;
         read_claim claim(t, "readuntil");
-        std::string chunk = co_await until(t, separators{std::move(separator)});
+        // The separators are built outside the co_await: GCC 12 mishandles a braced temporary
+        // of class type inside one (and a throw through `co_return co_await` crashed it here).
+        separators seps(std::move(separator));
+        std::string chunk = co_await until(t, std::move(seps));
         co_return chunk;
     }
 
@@ -158,7 +162,8 @@ public:
     awaitable<std::string> readuntil(std::vector<std::string> any_of) {
         detail::transport& t = *t_;
         read_claim claim(t, "readuntil");
-        std::string chunk = co_await until(t, separators(std::move(any_of)));
+        separators seps(std::move(any_of));
+        std::string chunk = co_await until(t, std::move(seps));
         co_return chunk;
     }
 

@@ -205,18 +205,16 @@ public:
             }
             read_pending_ = true;
             rbuf_.pin(true);
-            add_ref();
-            boost::asio::mutable_buffer tail = rbuf_.prepare(read_size_);
-            socket_.async_read_some(tail, [self = held(this), asked = tail.size()](
-                                              const boost::system::error_code& ec, std::size_t n) {
-                self->read_pending_ = false;
-                self->rbuf_.pin(false);
-                self->received(ec, n);
-                if (n == asked && self->read_size_ < max_read) {
-                    self->read_size_ *= 2; // the peer sends more than fits: read more at once
-                }
-                self->resume_reader();
-            });
+            ready_queue* q = current_ready_queue;
+            if (drained_ && q != nullptr) {
+                // The last read emptied the socket: its answer to what was just sent cannot
+                // be there yet. Reading now would cost a read that finds nothing (Asio tries
+                // one before waiting); the loop's next turn runs the other ready tasks first.
+                add_ref();
+                q->push(deferred_read_);
+            } else {
+                start_read();
+            }
         }
         return park(w);
     }
@@ -360,6 +358,41 @@ private:
     /// largest read).
     static constexpr std::size_t min_read = 1024;
     static constexpr std::size_t max_read = 256 * 1024;
+
+    /// Starts the read of the socket into the buffer's tail (read_pending_ is set).
+    void start_read() {
+        add_ref();
+        boost::asio::mutable_buffer tail = rbuf_.prepare(read_size_);
+        socket_.async_read_some(tail, [self = held(this), asked = tail.size()](
+                                          const boost::system::error_code& ec, std::size_t n) {
+            self->read_pending_ = false;
+            self->rbuf_.pin(false);
+            self->received(ec, n);
+            self->drained_ = n < asked;
+            if (n == asked && self->read_size_ < max_read) {
+                self->read_size_ *= 2; // the peer sends more than fits: read more at once
+            }
+            self->resume_reader();
+        });
+    }
+
+    /// A read started from the loop's ready queue (see receive). Holds a reference meanwhile.
+    struct deferred_read final : ready_item {
+        transport& t;
+        explicit deferred_read(transport& owner) noexcept : t(owner) {}
+        void run_ready() override {
+            holder self(&t); // adopts the reference receive took
+            if (t.closed_) {
+                t.read_pending_ = false;
+                t.rbuf_.pin(false);
+                t.eof_ = true;
+                t.resume_reader();
+            } else {
+                t.start_read();
+            }
+        }
+        void discard_ready() noexcept override { t.release(); }
+    };
 
     /// What a read of the socket gave: bytes, EOF, or the end of the connection.
     void received(const boost::system::error_code& ec, std::size_t n) noexcept {
@@ -525,7 +558,9 @@ private:
     bool eof_ = false;
     bool reading_ = false;
     bool read_pending_ = false;
+    bool drained_ = false;
     std::size_t read_size_ = min_read;
+    deferred_read deferred_read_{*this};
 
     std::string wbuf_;
     std::size_t wpos_ = 0;
