@@ -4,12 +4,12 @@
 // bench/compare.sh drives it with bench/echo_load against raw_echo_server and the Python peers.
 //
 //   ./aio_echo_server PORT        serves on 127.0.0.1:PORT; SIGINT or SIGTERM stops it (exit 0)
+#include "raw_server.hpp" // parse_port, shared with the raw servers
+
 #include <aio/aio.hpp>
 #include <aio/streams.hpp>
 
-#include <charconv>
 #include <cstdint>
-#include <cstring>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -30,18 +30,8 @@ aio::awaitable<void> echo(aio::stream_reader reader, aio::stream_writer writer) 
     writer.close();
 }
 
-std::optional<std::uint16_t> parse_port(const char* text) {
-    unsigned value = 0;
-    const char* end = text + std::strlen(text);
-    auto [rest, ec] = std::from_chars(text, end, value);
-    if (ec != std::errc() || rest != end || value == 0 || value > 65535) {
-        return std::nullopt;
-    }
-    return static_cast<std::uint16_t>(value);
-}
-
 int main(int argc, char** argv) {
-    std::optional<std::uint16_t> port = argc == 2 ? parse_port(argv[1]) : std::nullopt;
+    std::optional<std::uint16_t> port = argc == 2 ? raw_server::parse_port(argv[1]) : std::nullopt;
     if (!port) {
         std::cerr << "usage: aio_echo_server PORT   (PORT in 1..65535)\n";
         return 2;
