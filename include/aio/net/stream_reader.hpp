@@ -58,10 +58,10 @@ private:
 /// start_server handler. A handle: copies read the same stream; the connection closes when
 /// the last reader and writer handle of it are gone. Loop-affine.
 ///
-/// Reads take bytes from the socket only when a read needs them (the socket is non-blocking;
-/// a read that finds nothing waits for it to become readable), so a reader holds at most what
-/// the current read needs plus one read of the socket: asyncio's flow control (pause reading
-/// above 2 × limit) holds by construction. Every read returns std::string (Python's bytes).
+/// Reads take bytes from the socket only when a read needs them (one read of the socket in
+/// flight at most), so a reader holds at most what the current read needs plus one read of the
+/// socket: asyncio's flow control (pause reading above 2 × limit) holds by construction. Every
+/// read returns std::string (Python's bytes).
 ///
 /// Cancellation of any read: it throws cancelled_error and loses nothing - bytes already
 /// received stay in the reader for the next read. Errors: a connection reset by the peer (or

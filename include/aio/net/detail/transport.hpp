@@ -116,10 +116,11 @@ private:
 };
 
 /// One connection, shared by its reader and writer handles (and by the completion handlers of
-/// the waits in flight, each holding a reference). Loop-affine. The socket is non-blocking:
-/// reads and writes are tried at once and wait for readiness only when the socket would block,
-/// as asyncio's selector transports do, so a read never takes bytes nobody asked for (a
-/// cancelled read loses nothing) and a write that fits in the kernel's buffer sends at once.
+/// the operations in flight, each holding a reference). Loop-affine. A read of the socket is in
+/// flight only while a read call needs bytes (or after one was cancelled); what it brings lands
+/// in the buffer, so a cancelled read loses nothing. Writes are tried at once on the
+/// non-blocking socket, as asyncio's transports do: what the kernel takes goes, the rest waits
+/// in the write buffer for the socket to become writable.
 class transport {
 public:
     transport(loop_core& loop, stream_socket socket, std::size_t limit)
