@@ -314,6 +314,31 @@ AIO_TEST_CASE("after the peer resets the connection, reads, writes and drain thr
     lb.server.close();
 }
 
+AIO_TEST_CASE("a peer that resets while a drain waits: the drain throws, the buffer is dropped") {
+    loopback lb = co_await loopback::start();
+    auto ends = co_await lb.connect();
+    aio::stream_pair& client = ends.first;
+    aio::stream_pair& served = ends.second;
+    aio::stream_writer writer = served.writer;
+    std::string block(256 * 1024, 'x');
+    while (writer.write_buffer_size() <= 64 * 1024) { // the client does not read
+        writer.write(block);
+    }
+    aio::task<void> draining = aio::create_task(writer.drain());
+    co_await aio::sleep(0s); // parked: the peer reads nothing
+    CHECK_FALSE(draining.done());
+    client.writer.socket().set_option(boost::asio::socket_base::linger(true, 0));
+    client.writer.abort(); // a reset, while the server has data waiting to go
+    bool failed = co_await co_throws_as<boost::system::system_error>(draining());
+    CHECK(failed);
+    CHECK(writer.write_buffer_size() == 0);
+    CHECK(writer.is_closing());
+    bool closed_with_error =
+        co_await co_throws_as<boost::system::system_error>(writer.wait_closed());
+    CHECK(closed_with_error); // asyncio's wait_closed raises the connection's error too
+    lb.server.close();
+}
+
 AIO_TEST_CASE("write after close or write_eof is refused; write_eof lets the peer answer") {
     loopback lb = co_await loopback::start();
     auto ends = co_await lb.connect();
