@@ -5,6 +5,7 @@
 #include <aio/awaitable.hpp>
 #include <aio/detail/intrusive_list.hpp>
 #include <aio/detail/loop_core.hpp>
+#include <aio/detail/ref.hpp>
 #include <aio/error.hpp>
 #include <aio/net/detail/transport.hpp>
 #include <aio/net/open_connection.hpp>
@@ -159,24 +160,7 @@ public:
     bool serving_forever = false;
 
 private:
-    /// A counted reference held by a task or a completion handler.
-    class ref {
-    public:
-        explicit ref(server_state* s) noexcept : s_(s) { s_->add_ref(); }
-        ref(const ref& o) noexcept : ref(o.s_) {}
-        ref(ref&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
-        ref& operator=(const ref&) = delete;
-        ~ref() {
-            if (s_ != nullptr) {
-                s_->release();
-            }
-        }
-        server_state* operator->() const noexcept { return s_; }
-        server_state& operator*() const noexcept { return *s_; }
-
-    private:
-        server_state* s_;
-    };
+    using ref = detail::ref<server_state>;
 
     ~server_state() = default;
 
@@ -283,12 +267,6 @@ private:
         }
     }
 
-    static void wake_all(intrusive_list<io_waiter>& list) noexcept {
-        while (io_waiter* w = list.pop_front()) {
-            w->wake();
-        }
-    }
-
     loop_core* loop_;
     connection_handler handler_;
     server_options options_;
@@ -311,22 +289,7 @@ private:
 class server {
 public:
     server() = default;
-    explicit server(detail::server_state* s) noexcept : s_(s) {
-        if (s_ != nullptr) {
-            s_->add_ref();
-        }
-    }
-    server(const server& o) noexcept : server(o.s_) {}
-    server(server&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
-    server& operator=(server o) noexcept {
-        std::swap(s_, o.s_);
-        return *this;
-    }
-    ~server() {
-        if (s_ != nullptr) {
-            s_->release();
-        }
-    }
+    explicit server(detail::server_state* s) noexcept : s_(s) {}
 
     /// The addresses the server listens on (asyncio's sockets), e.g. to learn the port that
     /// port 0 picked.
@@ -402,7 +365,7 @@ public:
     }
 
 private:
-    detail::server_state* s_ = nullptr;
+    detail::ref<detail::server_state> s_;
 };
 
 namespace detail {

@@ -5,6 +5,7 @@
 
 #include <aio/detail/intrusive_list.hpp>
 #include <aio/detail/loop_core.hpp>
+#include <aio/detail/ref.hpp>
 #include <aio/detail/suspend.hpp>
 #include <aio/error.hpp>
 
@@ -51,6 +52,13 @@ public:
 private:
     io_waiter** slot_ = nullptr;
 };
+
+/// Wakes every waiter of `list`, in order, taking them out of it.
+inline void wake_all(intrusive_list<io_waiter>& list) noexcept {
+    while (io_waiter* w = list.pop_front()) {
+        w->wake();
+    }
+}
 
 /// Bytes received and not yet consumed: a block with a consumed prefix and a free tail that
 /// reads land in directly (no zero-filling, no copy). While a read is in flight into the tail the
@@ -227,11 +235,11 @@ public:
                            io_waiter& w) {
         w.watch(read_waiter_);
         connect_error_ = {};
-        add_ref();
-        socket_.async_connect(ep, [self = held(this)](const boost::system::error_code& ec) {
-            self->connect_error_ = ec;
-            self->resume_reader();
-        });
+        socket_.async_connect(ep,
+                              [self = ref<transport>(this)](const boost::system::error_code& ec) {
+                                  self->connect_error_ = ec;
+                                  self->resume_reader();
+                              });
         return park(w);
     }
     boost::system::error_code connect_error() const noexcept { return connect_error_; }
@@ -332,23 +340,6 @@ public:
     }
 
 private:
-    /// A reference held by a completion handler.
-    struct holder {
-        transport* t;
-        explicit holder(transport* p) noexcept : t(p) {}
-        holder(holder&& o) noexcept : t(std::exchange(o.t, nullptr)) {}
-        holder(const holder& o) noexcept : t(o.t) { t->add_ref(); }
-        holder& operator=(const holder&) = delete;
-        ~holder() {
-            if (t != nullptr) {
-                t->release();
-            }
-        }
-        transport* operator->() const noexcept { return t; }
-    };
-    /// The reference `add_ref()` just took, adopted by a handler.
-    static holder held(transport* t) noexcept { return holder(t); }
-
     ~transport() {
         boost::system::error_code ignored;
         socket_.close(ignored);
@@ -362,9 +353,8 @@ private:
 
     /// Starts the read of the socket into the buffer's tail (read_pending_ is set).
     void start_read() {
-        add_ref();
         boost::asio::mutable_buffer tail = rbuf_.prepare(read_size_);
-        socket_.async_read_some(tail, [self = held(this), asked = tail.size()](
+        socket_.async_read_some(tail, [self = ref<transport>(this), asked = tail.size()](
                                           const boost::system::error_code& ec, std::size_t n) {
             self->read_pending_ = false;
             self->rbuf_.pin(false);
@@ -382,7 +372,7 @@ private:
         transport& t;
         explicit deferred_read(transport& owner) noexcept : t(owner) {}
         void run_ready() override {
-            holder self(&t); // adopts the reference receive took
+            auto self = ref<transport>::adopt(&t); // the reference receive took
             if (t.closed_) {
                 t.read_pending_ = false;
                 t.rbuf_.pin(false);
@@ -453,9 +443,8 @@ private:
     void buffered() {
         if (!write_wait_pending_) {
             write_wait_pending_ = true;
-            add_ref();
             socket_.async_wait(boost::asio::socket_base::wait_write,
-                               [self = held(this)](const boost::system::error_code&) {
+                               [self = ref<transport>(this)](const boost::system::error_code&) {
                                    self->write_wait_pending_ = false;
                                    self->flush();
                                });
@@ -538,12 +527,6 @@ private:
         paused_ = false;
         wake_all(drainers_);
         wake_all(closers_);
-    }
-
-    static void wake_all(intrusive_list<io_waiter>& list) noexcept {
-        while (io_waiter* w = list.pop_front()) {
-            w->wake();
-        }
     }
 
     loop_core* loop_;
