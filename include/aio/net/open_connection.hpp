@@ -41,7 +41,7 @@ struct stream_pair {
 namespace detail {
 
 /// Makes the reader and writer of a connected socket, with the options applied.
-inline stream_pair make_streams(loop_core& loop, stream_socket socket, const stream_options& opt) {
+inline stream_pair make_streams(stream_socket socket, const stream_options& opt) {
     boost::system::error_code ignored;
     int family = socket.local_endpoint(ignored).data()->sa_family;
     if (family == AF_INET || family == AF_INET6) {
@@ -51,7 +51,7 @@ inline stream_pair make_streams(loop_core& loop, stream_socket socket, const str
         socket.set_option(boost::asio::socket_base::keep_alive(true), ignored);
     }
     socket.non_blocking(true);
-    auto* t = new transport(loop, std::move(socket), opt.limit);
+    auto* t = new transport(std::move(socket), opt.limit);
     transport_handle handle(t);
     return {stream_reader(handle), stream_writer(handle)};
 }
@@ -61,7 +61,7 @@ inline stream_pair make_streams(loop_core& loop, stream_socket socket, const str
 inline awaitable<boost::system::error_code>
 connect_one(loop_core& loop, const boost::asio::generic::stream_protocol::endpoint& ep,
             stream_socket& out) {
-    auto* t = new transport(loop, stream_socket(loop.executor()), 0);
+    auto* t = new transport(stream_socket(loop.executor()), 0);
     transport_handle handle(t);
     boost::system::error_code ec;
     t->socket().open(ep.protocol(), ec);
@@ -111,7 +111,7 @@ inline awaitable<stream_pair> open_connection(std::string host, std::uint16_t po
         last = co_await detail::connect_one(
             loop, boost::asio::generic::stream_protocol::endpoint(entry.endpoint()), socket);
         if (!last) {
-            co_return detail::make_streams(loop, std::move(socket), options);
+            co_return detail::make_streams(std::move(socket), options);
         }
     }
     throw boost::system::system_error(last, "aio: open_connection: cannot connect to " +
@@ -132,7 +132,7 @@ inline awaitable<stream_pair> open_unix_connection(std::string path, stream_opti
         throw boost::system::system_error(ec,
                                           "aio: open_unix_connection: cannot connect to " + path);
     }
-    co_return detail::make_streams(loop, std::move(socket), options);
+    co_return detail::make_streams(std::move(socket), options);
 }
 
 } // namespace aio

@@ -207,7 +207,7 @@ private:
                     retry_later = true;
                     break;
                 }
-                stream_pair streams = make_streams(*self->loop_, std::move(socket), self->options_);
+                stream_pair streams = make_streams(std::move(socket), self->options_);
                 create_task(serve_connection(self, std::move(streams)), "aio.server.connection");
             }
             if (self->closed_) {

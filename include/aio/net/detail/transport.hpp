@@ -68,7 +68,6 @@ public:
     std::size_t size() const noexcept { return end_ - begin_; }
     bool empty() const noexcept { return begin_ == end_; }
     std::string_view view() const noexcept { return {data_.get() + begin_, end_ - begin_}; }
-    std::size_t capacity() const noexcept { return capacity_; }
 
     /// The free tail, grown first to at least `min` bytes (call when not pinned). The first
     /// block is small (an idle connection holds little); it doubles as reads fill it.
@@ -131,8 +130,8 @@ private:
 /// in the write buffer for the socket to become writable.
 class transport {
 public:
-    transport(loop_core& loop, stream_socket socket, std::size_t limit)
-        : loop_(&loop), socket_(std::move(socket)), limit_(limit) {}
+    transport(stream_socket socket, std::size_t limit)
+        : socket_(std::move(socket)), limit_(limit) {}
     transport(const transport&) = delete;
     transport& operator=(const transport&) = delete;
 
@@ -157,7 +156,6 @@ public:
         release();
     }
 
-    loop_core& loop() const noexcept { return *loop_; }
     stream_socket& socket() noexcept { return socket_; }
     std::size_t limit() const noexcept { return limit_; }
 
@@ -295,7 +293,6 @@ public:
     bool paused() const noexcept { return paused_; }
     bool closing() const noexcept { return closing_; }
     bool closed() const noexcept { return closed_; }
-    bool eof_written() const noexcept { return eof_requested_; }
 
     /// Parks on `w` until the buffer falls to low water, or the connection is lost or closed.
     park_operation wait_drained(io_waiter& w) {
@@ -529,7 +526,6 @@ private:
         wake_all(closers_);
     }
 
-    loop_core* loop_;
     stream_socket socket_;
     std::size_t limit_;
     std::uint32_t refs_ = 0;
