@@ -297,6 +297,27 @@ AIO_TEST_CASE(
     CHECK(me.cancelling() == 0);
 }
 
+AIO_TEST_CASE("a task that cancels itself after its first step gets cancelled_error, not Asio's") {
+    std::vector<std::string> events;
+    auto t = aio::create_task([&]() -> aio::awaitable<void> {
+        co_await aio::sleep(0s); // past the first step
+        aio::any_task self = co_await aio::current_task();
+        self.cancel();
+        try {
+            co_await aio::sleep(1h);
+        } catch (const aio::cancelled_error&) {
+            events.push_back("cancelled_error");
+            throw;
+        } catch (const std::exception& e) {
+            events.push_back(std::string("other: ") + e.what());
+            throw;
+        }
+    });
+    co_await t.wait_done();
+    events.push_back(t.cancelled() ? "ended cancelled" : "ended otherwise");
+    CHECK(join(events) == "cancelled_error|ended cancelled");
+}
+
 AIO_TEST_CASE("a task that cancels itself and returns before awaiting again ends with its value") {
     auto t = aio::create_task([&]() -> aio::awaitable<int> {
         aio::any_task self = co_await aio::current_task();

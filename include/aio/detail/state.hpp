@@ -64,8 +64,10 @@ public:
     status result_status() const noexcept { return st_; }
     loop_core* loop() const noexcept { return loop_; }
 
-    /// Requests cancellation. A task: the signal reaches the operation its coroutine is parked
-    /// on, or its next await (Asio records it). A future: it becomes cancelled now.
+    /// Requests cancellation. A task parked in an aio await is told now; otherwise (it is
+    /// running - cancelling itself - or parked in an Asio operation) the signal goes out at the
+    /// loop's next turn, when it is parked (see defer_cancel). A future: it becomes cancelled
+    /// now.
     bool cancel() {
         if (done()) {
             return false;
@@ -75,8 +77,8 @@ public:
             if (emitting_) {
                 return true; // a cycle of awaits led back here: the emission under way suffices
             }
-            if (first_step_) {
-                defer_cancel();
+            if (parked() == nullptr) {
+                defer_cancel(); // running (it cancels itself), or in an Asio operation
             } else {
                 emitting_ = true;
                 emit_cancel();
@@ -220,9 +222,6 @@ public:
     /// the task parked keeps this state (see loop_core::abandon).
     void anchor_frame(const void* inside) noexcept { frame_ = inside; }
 
-    /// Brackets a task's first step, which start_task runs inline (see defer_cancel).
-    void set_first_step(bool running) noexcept { first_step_ = running; }
-
 protected:
     virtual ~state_base() {
         while (done_waiter* w = waiters_.pop_front()) {
@@ -266,7 +265,6 @@ private:
     std::uint32_t refs_ = 1;
     status st_ = status::pending;
     bool retrieved_ = false;
-    bool first_step_ = false;
     bool started_ = false;
     bool cancel_deferred_ = false;
     bool emitting_ = false;
@@ -400,13 +398,14 @@ inline loop_core::~loop_core() {
     keep_forever(std::move(frozen));
 }
 
-/// cancel() called while the task's own first step runs - the task cancelling itself, or code it
-/// calls cancelling every task. start_task runs that step inline, before the task has parked
-/// anywhere: emitted now, the cancellation would only be recorded, and the task's next await
-/// would throw Asio's operation_aborted as it starts, not aio's cancelled_error once parked. So
-/// the emission goes through the loop's ready queue, behind what the step itself queues (its
-/// next await, a sleep(0)): when it runs, the task is parked (its await then throws
-/// cancelled_error) or done. A task not started yet needs none: its start sees the request.
+/// cancel() called while the task is not parked in an aio await: it is running (cancelling
+/// itself, or calling code that cancels every task) or parked in an Asio operation, and the two
+/// cannot be told apart. Emitted now to a running task, the cancellation would only be
+/// recorded, and the task's next await would throw Asio's operation_aborted as it starts, not
+/// aio's cancelled_error once parked. So the emission goes through the loop's ready queue, behind
+/// what the step itself queues (its next await, a sleep(0)): when it runs, the task is parked
+/// (its await then throws cancelled_error, an Asio operation completes with operation_aborted)
+/// or done. A task not started yet needs none: its start sees the request.
 inline void state_base::defer_cancel() {
     if (cancel_deferred_ || loop_ == nullptr || !started_) {
         return;

@@ -92,15 +92,12 @@ void start_task(ref<task_base<T>> running) {
         st->finish_cancelled(); // cancelled before its first step: the body never runs
         return;
     }
-    ref<task_base<T>> alive = running; // the first step may end the task and drop `running`
     boost::asio::cancellation_slot slot = st->cancellation_slot();
     boost::asio::any_io_executor ex = make_task_executor(st->loop()->executor(), st);
     boost::asio::cancellation_state cs(slot);
     st->set_own_slot(cs.slot());
-    st->set_first_step(true);
     // The first step runs here, inline, up to the body's first suspension (as co_spawn's does).
     launch_stack(task_entry<T>(std::move(running)), ex, slot, cs);
-    st->set_first_step(false);
 }
 
 /// A task's state with its body: an awaitable<T>, or a callable returning one (kept, with its
