@@ -10,29 +10,27 @@
 //   ./echo_server [--host HOST] [--port PORT] [--loops N]
 //                              serves on HOST (127.0.0.1) : PORT (8888) until SIGINT/SIGTERM
 //
-// --loops N (default 1): N loops, each its own aio::run on its own thread (the main thread's is
-// loop 0), each with a server on the same port (server_options::reuse_port: the kernel spreads
-// the connections over them). Only loop 0 handles SIGINT and SIGTERM (run_options::
-// handle_signals is off for the others); when its main task ends - cancelled by the signal - it
-// posts a cancel of the other loops' main tasks (loop::call_soon_threadsafe), so that all of
-// them shut down gracefully at once; the main thread joins them, then prints "Bye!".
+// --loops N (default 1): aio::run_loops runs the book's main() on N loops, each on its own
+// thread (the main thread's is loop 0), each with a server on the same port (server_options::
+// reuse_port: the kernel spreads the connections over them). SIGINT or SIGTERM cancels every
+// loop's main, all shut down gracefully at once, and then the program prints "Bye!".
 //
 // With AIO_ECHO_DEBUG set in the environment it also prints "debug: ..." lines: each loop's
 // port once it serves, and which loop serves which client (for tests/echo_server_client.py).
 #include <aio/aio.hpp>
+#include <aio/run_loops.hpp>
 #include <aio/streams.hpp>
 
-#include <atomic>
 #include <cctype>
 #include <charconv>
 #include <chrono>
 #include <csignal>
+#include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <functional>
-#include <future>
 #include <iostream>
 #include <optional>
 #include <stdexcept>
@@ -125,106 +123,18 @@ aio::awaitable<void> amain(settings s, int index,
     co_await aio::with(server, serve_forever); // async with server: ...
 }
 
-// --loops N: loops 1..N-1, each on a thread of its own, stopped by loop 0.
-
-// Runs on one of those loops, posted there by loop 0: cancels its main task (the one
-// runner::run names "main"), as the signal does to loop 0's.
-void cancel_main() {
-    for (aio::any_task& task : aio::all_tasks()) {
-        if (task.name() == "main") {
-            task.cancel();
-        }
-    }
-}
-
-void run_other_loop(settings s, int index, std::promise<aio::loop> started,
-                    std::atomic<bool>& failed) {
-    try {
-        aio::runner runner(aio::run_options{.handle_signals = false});
-        started.set_value(runner.get_loop());
-        try {
-            runner.run(amain(s, index));
-        } catch (const aio::cancelled_error&) {
-            // stopped by loop 0
-        }
-        runner.close(); // the graceful shutdown: the handlers say goodbye, send_event runs
-    } catch (const std::exception& e) {
-        std::cerr << "echo_server: loop " << index << ": " << e.what() << '\n';
-        failed = true;
-    }
-}
-
-class other_loops {
-public:
-    explicit other_loops(const settings& s) {
-        for (int i = 1; i < s.loops; ++i) {
-            std::promise<aio::loop> started;
-            std::future<aio::loop> loop = started.get_future();
-            threads_.emplace_back(run_other_loop, s, i, std::move(started), std::ref(failed_));
-            loops_.push_back(loop.get());
-        }
-    }
-    // Cancels their main tasks, once (a second cancel would interrupt their cleanup).
-    void stop() {
-        if (std::exchange(stopped_, true)) {
-            return;
-        }
-        for (aio::loop& loop : loops_) {
-            try {
-                loop.call_soon_threadsafe(cancel_main);
-            } catch (const std::runtime_error&) {
-                // that loop is closed already: it failed
-            }
-        }
-    }
-    // Waits for them; false if one failed.
-    bool join() {
-        stop();
-        for (std::thread& t : threads_) {
-            t.join();
-        }
-        return !failed_;
-    }
-
-private:
-    std::vector<aio::loop> loops_;
-    std::vector<std::thread> threads_;
-    std::atomic<bool> failed_ = false;
-    bool stopped_ = false;
-};
-
-// Loop 0's main: the book's main(), then - cancelled by the signal, or failed - stops the others.
-aio::awaitable<void> serve_then_stop(settings s, other_loops& others) {
-    std::exception_ptr ended;
-    try {
-        co_await amain(s, 0);
-    } catch (...) {
-        ended = std::current_exception();
-    }
-    others.stop();
-    if (ended) {
-        std::rethrow_exception(ended);
-    }
-}
-
+// The book's asyncio.run(main()), on s.loops loops stopped together (see the top).
 int serve(const settings& s) {
-    other_loops others(s);
-    int status = 0;
+    auto main = [&s](std::size_t index) { return amain(s, static_cast<int>(index)); };
     try {
-        aio::run(serve_then_stop(s, others));
+        aio::run_loops(static_cast<std::size_t>(s.loops), main);
     } catch (const aio::interrupted_error&) {
-        // except KeyboardInterrupt: print('Bye!') - once the other loops are done too
+        print("Bye!"); // except KeyboardInterrupt: print('Bye!') - once every loop is done
     } catch (const std::exception& e) {
         std::cerr << "echo_server: " << e.what() << '\n';
-        status = 1;
+        return 1;
     }
-    if (!others.join()) {
-        status = 1;
-    }
-    if (status == 0) {
-        print("Bye!");
-    }
-    return status;
+    return 0;
 }
 
 // The demo: the book's test client (p7_client.py), on a thread and a loop of its own, as the
