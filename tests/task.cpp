@@ -318,6 +318,19 @@ AIO_TEST_CASE("a task that cancels itself after its first step gets cancelled_er
     CHECK(join(events) == "cancelled_error|ended cancelled");
 }
 
+AIO_TEST_CASE("uncancel right after a task cancelled itself withdraws the request") {
+    auto t = aio::create_task([&]() -> aio::awaitable<int> {
+        co_await aio::sleep(0s); // past the first step
+        aio::any_task self = co_await aio::current_task();
+        self.cancel();
+        self.uncancel();
+        co_await aio::sleep(0s); // not cancelled
+        co_return 7;
+    });
+    int value = co_await t();
+    CHECK(value == 7);
+}
+
 AIO_TEST_CASE("a task that cancels itself and returns before awaiting again ends with its value") {
     auto t = aio::create_task([&]() -> aio::awaitable<int> {
         aio::any_task self = co_await aio::current_task();
