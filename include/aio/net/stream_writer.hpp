@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <exception>
+#include <functional>
 #include <optional>
 #include <ranges>
 #include <string>
@@ -137,6 +138,13 @@ public:
     /// False for a default-constructed writer.
     explicit operator bool() const noexcept { return static_cast<bool>(t_); }
 
+    /// True if both write to the same connection (or both to none): writers compare by identity,
+    /// as asyncio's do, so that one can be found in a list of subscribers or used as a map key
+    /// (std::hash<stream_writer> hashes the same identity).
+    friend bool operator==(const stream_writer& a, const stream_writer& b) noexcept {
+        return a.t_.get() == b.t_.get();
+    }
+
 private:
     friend struct detail::stream_access;
 
@@ -157,3 +165,11 @@ struct stream_access {
 } // namespace detail
 
 } // namespace aio
+
+/// Hashes a writer's identity: the connection it writes to.
+template <>
+struct std::hash<aio::stream_writer> {
+    std::size_t operator()(const aio::stream_writer& w) const noexcept {
+        return std::hash<const void*>()(aio::detail::stream_access::of(w));
+    }
+};
