@@ -18,11 +18,14 @@
 #include <boost/system/system_error.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <ranges>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -84,7 +87,7 @@ public:
     void consume(std::size_t n) noexcept {
         begin_ += n;
         if (begin_ == end_ && !pinned_) {
-            begin_ = end_ = 0;
+            reset();
         }
     }
     void clear() noexcept { consume(size()); }
@@ -93,11 +96,22 @@ public:
     void pin(bool on) noexcept {
         pinned_ = on;
         if (!on && begin_ == end_) {
-            begin_ = end_ = 0;
+            reset();
         }
     }
 
+    /// A block larger than this is freed once emptied (a large readexactly grew it).
+    static constexpr std::size_t keep_max = 256 * 1024;
+
 private:
+    void reset() noexcept {
+        begin_ = end_ = 0;
+        if (capacity_ > keep_max) {
+            data_.reset();
+            capacity_ = 0;
+        }
+    }
+
     void make_room(std::size_t n) {
         std::size_t live = size();
         if (live + n <= capacity_ && begin_ >= capacity_ / 2) {
@@ -191,7 +205,7 @@ public:
             return false;
         }
         boost::system::error_code ec;
-        std::size_t n = socket_.read_some(rbuf_.prepare(read_size_), ec);
+        std::size_t n = socket_.read_some(read_tail(), ec);
         if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) {
             return false;
         }
@@ -289,6 +303,49 @@ public:
         buffered();
     }
 
+    /// write() of several pieces in order, sent together: one system call (sendmsg) takes up to
+    /// `gather_max` of them when nothing is buffered; what the socket does not take is buffered.
+    /// Throws as write().
+    template <std::ranges::input_range Pieces>
+    void write_pieces(const Pieces& pieces) {
+        check_writable();
+        auto it = std::ranges::begin(pieces);
+        auto end = std::ranges::end(pieces);
+        while (it != end && write_buffer_size() == 0 && !write_wait_pending_) {
+            std::array<std::string_view, gather_max> views;
+            std::array<boost::asio::const_buffer, gather_max> buffers;
+            std::size_t n = 0;
+            std::size_t total = 0;
+            for (; it != end && n < gather_max; ++it) {
+                std::string_view v(*it);
+                if (!v.empty()) {
+                    views[n] = v;
+                    buffers[n] = boost::asio::buffer(v.data(), v.size());
+                    total += v.size();
+                    ++n;
+                }
+            }
+            std::size_t sent = send_gathered(std::span(buffers.data(), n));
+            if (error_) {
+                std::rethrow_exception(error_);
+            }
+            if (sent < total) {
+                for (std::size_t i = 0; i < n; ++i) { // keep what did not go, in order
+                    std::size_t skip = std::min(sent, views[i].size());
+                    wbuf_.append(views[i].substr(skip));
+                    sent -= skip;
+                }
+                break;
+            }
+        }
+        for (; it != end; ++it) {
+            wbuf_.append(std::string_view(*it));
+        }
+        if (write_buffer_size() > 0) {
+            buffered();
+        }
+    }
+
     /// True while the buffer went above high water and has not yet fallen to low water.
     bool paused() const noexcept { return paused_; }
     bool closing() const noexcept { return closing_; }
@@ -349,8 +406,14 @@ private:
     static constexpr std::size_t max_read = 256 * 1024;
 
     /// Starts the read of the socket into the buffer's tail (read_pending_ is set).
+    /// Where the next read of the socket lands: read_size_ bytes of the buffer's free tail, not
+    /// all of it (a block grown by a large readexactly would otherwise take in that much).
+    boost::asio::mutable_buffer read_tail() {
+        return boost::asio::buffer(rbuf_.prepare(read_size_), read_size_);
+    }
+
     void start_read() {
-        boost::asio::mutable_buffer tail = rbuf_.prepare(read_size_);
+        boost::asio::mutable_buffer tail = read_tail();
         socket_.async_read_some(tail, [self = ref<transport>(this), asked = tail.size()](
                                           const boost::system::error_code& ec, std::size_t n) {
             self->read_pending_ = false;
@@ -434,6 +497,28 @@ private:
             sent += n;
         }
         return sent;
+    }
+
+    /// How many pieces write_pieces sends in one system call (well under IOV_MAX).
+    static constexpr std::size_t gather_max = 64;
+
+    /// One gathering send without waiting; gives how much went out. An error is recorded.
+    std::size_t send_gathered(std::span<const boost::asio::const_buffer> buffers) {
+        for (;;) {
+            boost::system::error_code ec;
+            std::size_t n = socket_.write_some(buffers, ec);
+            if (ec == boost::asio::error::interrupted) {
+                continue;
+            }
+            if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) {
+                return 0;
+            }
+            if (ec) {
+                lost(ec);
+                return 0;
+            }
+            return n;
+        }
     }
 
     /// Data went into the buffer: wait for the socket to take it; pause above high water.
