@@ -8,7 +8,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstddef>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -59,6 +61,26 @@ aio::awaitable<void> upper_echo(aio::stream_reader r, aio::stream_writer w) {
         co_await w.drain();
     }
     w.close();
+}
+
+/// Waits until a side that fills its peer has stopped for good: `parked` (it waits in a drain)
+/// holds and `progress` (what it has written) does not move across a pause. Once the peer stops
+/// reading and the kernel's buffers of both ends are full, nothing moves until the peer reads
+/// again, whatever the machine's speed: the pause only gives a broken flow control the chance
+/// to show (progress that never stops). False if it did not stop after 200 tries.
+aio::awaitable<bool> stuck(const bool& parked, const std::size_t& progress) {
+    for (int i = 0; i < 200; ++i) {
+        if (!parked) {
+            co_await aio::sleep(1ms);
+            continue;
+        }
+        std::size_t before = progress;
+        co_await aio::sleep(20ms);
+        if (parked && progress == before) {
+            co_return true;
+        }
+    }
+    co_return false;
 }
 
 } // namespace
@@ -268,6 +290,159 @@ AIO_TEST_CASE("drain waits while the peer does not read, and many tasks may drai
     got += rest.size();
     CHECK(got == written);
     lb.server.close();
+}
+
+AIO_TEST_CASE("a peer that sends without newlines: readline throws, memory stays bounded") {
+    aio::server_options options;
+    options.limit = 16 * 1024;
+    loopback lb = co_await loopback::open(options);
+    constexpr std::size_t one_read = 256 * 1024; // the most a read asks for (docs/streams.md)
+    // The client sends 64 KiB blocks of 'x' and drains after each, until told to stop; then
+    // it ends the line and sends one more.
+    std::size_t sent = 0;
+    bool stop = false;
+    bool parked = false;
+    auto flood = [&]() -> aio::awaitable<void> {
+        aio::stream_writer& w = lb.client.writer;
+        std::string block(64 * 1024, 'x');
+        while (!stop) {
+            w.write(block);
+            sent += block.size();
+            parked = w.write_buffer_size() > w.write_buffer_limits().second;
+            co_await w.drain();
+            parked = false;
+        }
+        w.write("\nend\n");
+        co_await w.drain();
+    };
+    aio::task<void> flooding = aio::create_task(flood());
+    aio::stream_reader reader = lb.served.reader;
+    std::size_t overruns = 0;
+    std::size_t dropped = 0;
+    std::size_t most_held = 0;
+    auto overrun = [&](const aio::limit_overrun_error& e) {
+        ++overruns;
+        dropped += e.consumed(); // the x's it dropped (with the newline, if one came)
+        most_held = std::max(most_held, e.consumed());
+        CHECK(e.consumed() > reader.limit());
+    };
+    // The handler reads lines: each readline gives up once it holds more than the limit.
+    while (overruns < 20) {
+        try {
+            std::string line = co_await reader.readline();
+            FAIL("a line came: " << line.size() << " bytes");
+        } catch (const aio::limit_overrun_error& e) {
+            overrun(e);
+        }
+    }
+    CHECK(reader.buffered().empty()); // readline dropped what it held
+    // The handler stops reading: the server takes nothing more, so the client's drain blocks
+    // once the kernel's buffers are full.
+    bool blocked = co_await stuck(parked, sent);
+    REQUIRE(blocked);
+    CHECK_FALSE(flooding.done());
+    CHECK(reader.buffered().empty());
+    // It reads again: the client goes on, ends the line, and every byte is accounted for.
+    stop = true;
+    std::size_t in_lines = 0;
+    for (;;) {
+        std::string line;
+        try {
+            line = co_await reader.readline();
+        } catch (const aio::limit_overrun_error& e) {
+            overrun(e);
+            continue;
+        }
+        if (line == "end\n") {
+            break;
+        }
+        REQUIRE(line.size() <= reader.limit() + 1);
+        CHECK(line == std::string(line.size() - 1, 'x') + "\n"); // the flood's short tail
+        in_lines += line.size() - 1;
+    }
+    co_await flooding();
+    CHECK(dropped + in_lines == sent);
+    // What a readline held when it gave up: the limit, plus what the last read of the socket
+    // brought. That read fills the buffer's free room, which the buffer doubles when it
+    // grows: up to twice one_read here, not one_read.
+    CHECK(most_held <= 2 * (reader.limit() + one_read));
+    lb.server.close();
+}
+
+AIO_TEST_CASE("a peer that never reads while the server writes: drain blocks, memory bounded") {
+    loopback lb = co_await loopback::open();
+    aio::stream_writer writer = lb.served.writer;
+    const std::size_t high = writer.write_buffer_limits().second;
+    constexpr std::size_t block_size = 16 * 1024;
+    constexpr std::size_t blocks = 1024; // 16 MiB: more than the kernel's buffers hold
+    auto block = [](std::size_t i) {
+        std::string b(block_size, static_cast<char>('a' + i % 26));
+        std::string number = std::to_string(i) + ":";
+        b.replace(0, number.size(), number);
+        return b;
+    };
+    std::size_t written = 0;
+    std::size_t most_buffered = 0;
+    bool parked = false;
+    auto produce = [&]() -> aio::awaitable<void> {
+        for (std::size_t i = 0; i < blocks; ++i) {
+            writer.write(block(i));
+            ++written;
+            most_buffered = std::max(most_buffered, writer.write_buffer_size());
+            parked = writer.write_buffer_size() > high;
+            co_await writer.drain();
+            parked = false;
+        }
+        writer.close();
+    };
+    aio::task<void> producing = aio::create_task(produce());
+    bool blocked = co_await stuck(parked, written); // the client reads nothing
+    REQUIRE(blocked);
+    CHECK(written < blocks);
+    CHECK(most_buffered <= high + block_size);
+    // The client reads everything: each block arrives whole and in order.
+    for (std::size_t i = 0; i < blocks; ++i) {
+        std::string got = co_await lb.client.reader.readexactly(block_size);
+        if (got != block(i)) {
+            FAIL("block " << i << " came wrong: " << got.substr(0, 16));
+        }
+    }
+    co_await producing();
+    CHECK(most_buffered <= high + block_size);
+    std::string end = co_await lb.client.reader.read();
+    CHECK(end.empty());
+    lb.server.close();
+}
+
+AIO_TEST_CASE("a peer that leaves mid-line while a readline waits: EOF gives the part, a reset "
+              "its error") {
+    for (bool reset : {false, true}) {
+        CAPTURE(reset);
+        loopback lb = co_await loopback::open();
+        aio::stream_reader reader = lb.served.reader;
+        aio::task<std::string> reading = aio::create_task(reader.readline());
+        lb.client.writer.write("half a li");
+        for (int i = 0; i < 1000 && reader.buffered().empty(); ++i) {
+            co_await aio::sleep(1ms);
+        }
+        REQUIRE(reader.buffered() == "half a li"); // the readline holds it and waits for more
+        CHECK_FALSE(reading.done());
+        if (reset) {
+            lb.client.writer.socket().set_option(boost::asio::socket_base::linger(true, 0));
+            lb.client.writer.abort();
+            bool failed = co_await co_throws_as<boost::system::system_error>(reading());
+            CHECK(failed);
+            bool again = co_await co_throws_as<boost::system::system_error>(reader.read());
+            CHECK(again);
+            CHECK(lb.served.writer.is_closing());
+        } else {
+            lb.client.writer.write_eof();
+            std::string part = co_await reading();
+            CHECK(part == "half a li");
+            CHECK(reader.at_eof());
+        }
+        lb.server.close();
+    }
 }
 
 AIO_TEST_CASE("after the peer resets the connection, reads, writes and drain throw its error") {
