@@ -18,7 +18,8 @@ import signal
 import subprocess
 import sys
 
-from echo_server_client import GOODBYE, TIMEOUT, Server, check, free_port
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree for the import below
+from echo_server_client import GOODBYE, TIMEOUT, Server, check, free_port  # noqa: E402
 
 SKIPPED = 77
 
