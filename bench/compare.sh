@@ -23,7 +23,8 @@
 # hello (wrk against bench/raw_hello_server and aiohttp; aio's HTTP layer joins when it exists);
 # compile time (bench/compile/with_aio.cpp, which includes <aio/aio.hpp>, and
 # with_aio_task.cpp, which includes only what running one task needs, each against
-# with_raw_asio.cpp). The Python rows need a python3 with uvloop and aiohttp (PYTHON=..., else
+# with_raw_asio.cpp); and, in a table of its own, the memory per idle connection of each echo
+# server (bench/idle_rss.py: 10,000 idle connections, RSS growth / connections). The Python rows need a python3 with uvloop and aiohttp (PYTHON=..., else
 # python3, else Debian's /usr/bin/python3); the HTTP row needs wrk. Rows whose tools are missing
 # are skipped (said on stderr, "-" in the table).
 set -euo pipefail
@@ -217,6 +218,27 @@ for _ in $(seq "$echo_rounds"); do
     done
 done
 
+# Memory per idle connection: one run per echo server (the numbers repeat to within 1%).
+idle_connections=10000
+$smoke && idle_connections=500
+idle=$out/idle.txt
+: >"$idle"
+run_idle() {
+    local impl=$1 line
+    shift
+    line=$("${python:-python3}" bench/idle_rss.py --connections "$idle_connections" --name "$impl" -- "$@")
+    echo "$line" >&2
+    echo "$line" >>"$idle"
+}
+for impl in "${python_impls[@]}" raw-asio aio; do
+    case $impl in
+    aio) run_idle aio "$aio_echo" '{port}' ;;
+    raw-asio) run_idle raw-asio "$bin/raw_echo_server" '{port}' ;;
+    asyncio) run_idle asyncio "$python" bench/peers/echo_server.py '{port}' ;;
+    uvloop) run_idle uvloop "$python" bench/peers/echo_server.py '{port}' --uvloop ;;
+    esac
+done
+
 if $have_wrk; then
     http_impls=(raw-beast)
     [[ -n $python ]] && http_impls+=(aiohttp aiohttp-uvloop)
@@ -345,6 +367,30 @@ echo
 echo "rates in operations per second (echo: round trips, HTTP: requests); median of $rounds"
 echo "round(s), $echo_rounds for echo, HTTP and compile; peak RSS is the largest seen"
 cat "$table"
+
+# The idle connections' table: KB per connection, and aio's against each.
+echo
+awk -v n="$idle_connections" '
+    {
+        for (i = 1; i <= NF; i++) {
+            split($i, kv, "=")
+            v[kv[1]] = kv[2]
+        }
+        order[++rows] = v["name"]
+        connected[v["name"]] = v["kb_per_connection_connected"]
+        echoed[v["name"]] = v["kb_per_connection_echoed"]
+        kernel[v["name"]] = v["kernel_kb_per_connection"]
+    }
+    END {
+        printf "| server (%d idle connections) | KB/connection, connected | after one echo | aio/this | kernel KB/connection (both ends) |\n", n
+        print "|---|---|---|---|---|"
+        for (i = 1; i <= rows; i++) {
+            name = order[i]
+            printf "| %s | %.2f | %.2f | %.2fx | %.1f |\n", name, connected[name], echoed[name],
+                echoed["aio"] / echoed[name], kernel[name]
+        }
+    }
+' "$idle"
 
 if $plot; then
     draw_chart "$ratios"

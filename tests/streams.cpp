@@ -8,7 +8,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstddef>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -19,32 +21,29 @@ using aio_test::co_throws_as;
 
 namespace {
 
-/// A server on a free port of 127.0.0.1 whose handler hands each connection's streams to the
-/// test through a queue, so the test drives both ends.
+/// One TCP connection over the loopback interface with both ends in the test's hands: `client`
+/// from open_connection, `served` the streams that the server's handler got for it. The server
+/// listens on a free port of 127.0.0.1; its handler only hands the streams over.
 struct loopback {
     aio::server server;
-    std::shared_ptr<aio::queue<aio::stream_pair>> accepted =
-        std::make_shared<aio::queue<aio::stream_pair>>();
+    aio::stream_pair client;
+    aio::stream_pair served;
 
-    static aio::awaitable<loopback> start(aio::server_options options = {}) {
-        loopback lb;
-        auto q = lb.accepted;
+    /// Starts the server (with `options`: the served end's limit, say) and connects a client
+    /// (default stream_options) to it.
+    static aio::awaitable<loopback> open(aio::server_options options = {}) {
+        auto accepted = std::make_shared<aio::queue<aio::stream_pair>>();
         // Named, not a temporary inside the co_await: GCC 12 (see support.hpp).
-        auto hand_over = [q](aio::stream_reader r, aio::stream_writer w) -> aio::awaitable<void> {
+        auto hand_over = [accepted](aio::stream_reader r,
+                                    aio::stream_writer w) -> aio::awaitable<void> {
             aio::stream_pair served{std::move(r), std::move(w)};
-            co_await q->put(std::move(served));
+            co_await accepted->put(std::move(served));
         };
+        loopback lb;
         lb.server = co_await aio::start_server(hand_over, "127.0.0.1", 0, options);
+        lb.client = co_await aio::open_connection("127.0.0.1", lb.server.port());
+        lb.served = co_await accepted->get();
         co_return lb;
-    }
-
-    /// A client connection and the server's end of it.
-    aio::awaitable<std::pair<aio::stream_pair, aio::stream_pair>>
-    connect(aio::stream_options options = {}) {
-        aio::stream_pair client =
-            co_await aio::open_connection("127.0.0.1", server.port(), options);
-        aio::stream_pair served = co_await accepted->get();
-        co_return std::pair{std::move(client), std::move(served)};
     }
 };
 
@@ -62,6 +61,26 @@ aio::awaitable<void> upper_echo(aio::stream_reader r, aio::stream_writer w) {
         co_await w.drain();
     }
     w.close();
+}
+
+/// Waits until a side that fills its peer has stopped for good: `parked` (it waits in a drain)
+/// holds and `progress` (what it has written) does not move across a pause. Once the peer stops
+/// reading and the kernel's buffers of both ends are full, nothing moves until the peer reads
+/// again, whatever the machine's speed: the pause only gives a broken flow control the chance
+/// to show (progress that never stops). False if it did not stop after 200 tries.
+aio::awaitable<bool> stuck(const bool& parked, const std::size_t& progress) {
+    for (int i = 0; i < 200; ++i) {
+        if (!parked) {
+            co_await aio::sleep(1ms);
+            continue;
+        }
+        std::size_t before = progress;
+        co_await aio::sleep(20ms);
+        if (parked && progress == before) {
+            co_return true;
+        }
+    }
+    co_return false;
 }
 
 } // namespace
@@ -93,59 +112,52 @@ AIO_TEST_CASE("a client talks to a start_server handler line by line") {
 }
 
 AIO_TEST_CASE("readuntil, readexactly and read take what they are asked for") {
-    loopback lb = co_await loopback::start();
-    auto ends = co_await lb.connect();
-    aio::stream_pair& client = ends.first;
-    aio::stream_pair& served = ends.second;
-    client.writer.write("abc|def\r\nghij");
-    co_await client.writer.drain();
-    std::string a = co_await served.reader.readuntil("|");
+    loopback lb = co_await loopback::open();
+    lb.client.writer.write("abc|def\r\nghij");
+    co_await lb.client.writer.drain();
+    std::string a = co_await lb.served.reader.readuntil("|");
     CHECK(a == "abc|");
     std::vector<std::string> line_ends{"\n", "\r\n", "x"}; // named: GCC 12 (see support.hpp)
-    std::string b = co_await served.reader.readuntil(line_ends);
+    std::string b = co_await lb.served.reader.readuntil(line_ends);
     CHECK(b == "def\r\n");
-    std::string c = co_await served.reader.readexactly(3);
+    std::string c = co_await lb.served.reader.readexactly(3);
     CHECK(c == "ghi");
-    std::string d = co_await served.reader.read(100); // what is there: no wait for 100 bytes
+    std::string d = co_await lb.served.reader.read(100); // what is there: no wait for 100 bytes
     CHECK(d == "j");
-    client.writer.write(
+    lb.client.writer.write(
         std::string(100'000, 'z')); // more than the limit: readexactly still gets it
-    client.writer.close();
-    std::string big = co_await served.reader.readexactly(100'000);
+    lb.client.writer.close();
+    std::string big = co_await lb.served.reader.readexactly(100'000);
     CHECK(big.size() == 100'000);
-    std::string end = co_await served.reader.read();
+    std::string end = co_await lb.served.reader.read();
     CHECK(end.empty());
-    CHECK(served.reader.at_eof());
+    CHECK(lb.served.reader.at_eof());
     lb.server.close();
 }
 
 AIO_TEST_CASE("EOF before the separator or the size gives incomplete_read_error with the part") {
-    loopback lb = co_await loopback::start();
     {
-        auto ends = co_await lb.connect();
-        aio::stream_pair& client = ends.first;
-        aio::stream_pair& served = ends.second;
-        client.writer.write("no newline");
-        client.writer.close();
+        loopback lb = co_await loopback::open();
+        lb.client.writer.write("no newline");
+        lb.client.writer.close();
         std::optional<aio::incomplete_read_error> e;
         try {
-            co_await served.reader.readuntil("\n");
+            co_await lb.served.reader.readuntil("\n");
         } catch (const aio::incomplete_read_error& err) {
             e = err;
         }
         REQUIRE(e);
         CHECK(e->partial() == "no newline");
         CHECK_FALSE(e->expected().has_value());
+        lb.server.close();
     }
     {
-        auto ends = co_await lb.connect();
-        aio::stream_pair& client = ends.first;
-        aio::stream_pair& served = ends.second;
-        client.writer.write("12345");
-        client.writer.close();
+        loopback lb = co_await loopback::open();
+        lb.client.writer.write("12345");
+        lb.client.writer.close();
         std::optional<aio::incomplete_read_error> e;
         try {
-            co_await served.reader.readexactly(8);
+            co_await lb.served.reader.readexactly(8);
         } catch (const aio::incomplete_read_error& err) {
             e = err;
         }
@@ -153,76 +165,67 @@ AIO_TEST_CASE("EOF before the separator or the size gives incomplete_read_error 
         CHECK(e->partial() == "12345");
         CHECK(e->expected() == 8u);
         CHECK(std::string(e->what()).find("5 bytes read on a total of 8") != std::string::npos);
+        lb.server.close();
     }
     {
-        auto ends = co_await lb.connect();
-        aio::stream_pair& client = ends.first;
-        aio::stream_pair& served = ends.second;
-        client.writer.write("last line without newline");
-        client.writer.close();
-        std::string line = co_await served.reader.readline(); // readline gives the part
+        loopback lb = co_await loopback::open();
+        lb.client.writer.write("last line without newline");
+        lb.client.writer.close();
+        std::string line = co_await lb.served.reader.readline(); // readline gives the part
         CHECK(line == "last line without newline");
-        std::string none = co_await served.reader.readline();
+        std::string none = co_await lb.served.reader.readline();
         CHECK(none.empty());
+        lb.server.close();
     }
-    lb.server.close();
 }
 
 AIO_TEST_CASE("a line longer than the limit: readuntil leaves it, readline drops it") {
     aio::server_options options;
     options.limit = 16;
-    loopback lb = co_await loopback::start(options);
-    auto ends = co_await lb.connect();
-    aio::stream_pair& client = ends.first;
-    aio::stream_pair& served = ends.second;
-    client.writer.write(std::string(40, 'a') + "\nshort\n");
-    co_await client.writer.drain();
+    loopback lb = co_await loopback::open(options);
+    lb.client.writer.write(std::string(40, 'a') + "\nshort\n");
+    co_await lb.client.writer.drain();
     std::optional<aio::limit_overrun_error> e;
     try {
-        co_await served.reader.readuntil("\n");
+        co_await lb.served.reader.readuntil("\n");
     } catch (const aio::limit_overrun_error& err) {
         e = err;
     }
     REQUIRE(e);
     CHECK(e->consumed() == 40); // the separator is found, past the limit
-    CHECK(served.reader.buffered().substr(0, 40) == std::string(40, 'a')); // left in place
-    bool dropped = co_await co_throws_as<aio::limit_overrun_error>(served.reader.readline());
+    CHECK(lb.served.reader.buffered().substr(0, 40) == std::string(40, 'a')); // left in place
+    bool dropped = co_await co_throws_as<aio::limit_overrun_error>(lb.served.reader.readline());
     CHECK(dropped);
-    std::string next = co_await served.reader.readline();
+    std::string next = co_await lb.served.reader.readline();
     CHECK(next == "short\n"); // the long line went, separator included
     // Data that never ends in a separator: the reader gives up past the limit, memory bounded.
-    client.writer.write(std::string(64, 'b'));
-    co_await client.writer.drain();
-    bool overran = co_await co_throws_as<aio::limit_overrun_error>(served.reader.readuntil("\n"));
+    lb.client.writer.write(std::string(64, 'b'));
+    co_await lb.client.writer.drain();
+    bool overran =
+        co_await co_throws_as<aio::limit_overrun_error>(lb.served.reader.readuntil("\n"));
     CHECK(overran);
-    CHECK(served.reader.buffered().size() <= 64);
+    CHECK(lb.served.reader.buffered().size() <= 64);
     lb.server.close();
 }
 
 AIO_TEST_CASE("a separator counts for nothing against the limit; an empty one is refused") {
     aio::server_options options;
     options.limit = 4;
-    loopback lb = co_await loopback::start(options);
-    auto ends = co_await lb.connect();
-    aio::stream_pair& client = ends.first;
-    aio::stream_pair& served = ends.second;
-    client.writer.write("abcd<END>");
-    co_await client.writer.drain();
-    std::string chunk = co_await served.reader.readuntil("<END>");
+    loopback lb = co_await loopback::open(options);
+    lb.client.writer.write("abcd<END>");
+    co_await lb.client.writer.drain();
+    std::string chunk = co_await lb.served.reader.readuntil("<END>");
     CHECK(chunk == "abcd<END>");
-    bool refused = co_await co_throws_as<std::invalid_argument>(served.reader.readuntil(""));
+    bool refused = co_await co_throws_as<std::invalid_argument>(lb.served.reader.readuntil(""));
     CHECK(refused);
     lb.server.close();
 }
 
 AIO_TEST_CASE("a cancelled readline loses no bytes and the stream stays usable") {
-    loopback lb = co_await loopback::start();
-    auto ends = co_await lb.connect();
-    aio::stream_pair& client = ends.first;
-    aio::stream_pair& served = ends.second;
-    client.writer.write("part");
-    co_await client.writer.drain();
-    aio::stream_reader reader = served.reader;
+    loopback lb = co_await loopback::open();
+    lb.client.writer.write("part");
+    co_await lb.client.writer.drain();
+    aio::stream_reader reader = lb.served.reader;
     aio::task<std::string> first = aio::create_task(reader.readline());
     co_await aio::sleep(0s);
     while (reader.buffered().empty()) { // the reader took "part" and parked for the rest
@@ -231,34 +234,28 @@ AIO_TEST_CASE("a cancelled readline loses no bytes and the stream stays usable")
     first.cancel();
     bool cancelled = co_await co_throws_as<aio::cancelled_error>(first());
     CHECK(cancelled);
-    client.writer.write(" of a line\n");
+    lb.client.writer.write(" of a line\n");
     std::string line = co_await reader.readline();
     CHECK(line == "part of a line\n");
     lb.server.close();
 }
 
 AIO_TEST_CASE("two tasks reading one stream at once: the second gets logic_error") {
-    loopback lb = co_await loopback::start();
-    auto ends = co_await lb.connect();
-    aio::stream_pair& client = ends.first;
-    aio::stream_pair& served = ends.second;
-    aio::stream_reader reader = served.reader;
+    loopback lb = co_await loopback::open();
+    aio::stream_reader reader = lb.served.reader;
     aio::task<std::string> first = aio::create_task(reader.readline());
     co_await aio::sleep(0s); // first is parked, reading
     bool refused = co_await co_throws_as<std::logic_error>(reader.readline());
     CHECK(refused);
-    client.writer.write("for the first\n");
+    lb.client.writer.write("for the first\n");
     std::string line = co_await first();
     CHECK(line == "for the first\n");
     lb.server.close();
 }
 
 AIO_TEST_CASE("drain waits while the peer does not read, and many tasks may drain at once") {
-    loopback lb = co_await loopback::start();
-    auto ends = co_await lb.connect();
-    aio::stream_pair& client = ends.first;
-    aio::stream_pair& served = ends.second;
-    aio::stream_writer writer = served.writer;
+    loopback lb = co_await loopback::open();
+    aio::stream_writer writer = lb.served.writer;
     writer.set_write_buffer_limits(64 * 1024);
     CHECK(writer.write_buffer_limits() ==
           std::pair<std::size_t, std::size_t>(16 * 1024, 64 * 1024));
@@ -281,7 +278,7 @@ AIO_TEST_CASE("drain waits while the peer does not read, and many tasks may drai
     CHECK(writer.write_buffer_size() > 64 * 1024);
     std::size_t got = 0;
     while (drained < 2) {
-        std::string chunk = co_await client.reader.read(1 << 20);
+        std::string chunk = co_await lb.client.reader.read(1 << 20);
         REQUIRE_FALSE(chunk.empty());
         got += chunk.size();
     }
@@ -289,37 +286,186 @@ AIO_TEST_CASE("drain waits while the peer does not read, and many tasks may drai
     co_await d2();
     CHECK(writer.write_buffer_size() <= 16 * 1024);
     writer.close();
-    std::string rest = co_await client.reader.read();
+    std::string rest = co_await lb.client.reader.read();
     got += rest.size();
     CHECK(got == written);
     lb.server.close();
 }
 
+AIO_TEST_CASE("a peer that sends without newlines: readline throws, memory stays bounded") {
+    aio::server_options options;
+    options.limit = 16 * 1024;
+    loopback lb = co_await loopback::open(options);
+    constexpr std::size_t one_read = 256 * 1024; // the most a read asks for (docs/streams.md)
+    // The client sends 64 KiB blocks of 'x' and drains after each, until told to stop; then
+    // it ends the line and sends one more.
+    std::size_t sent = 0;
+    bool stop = false;
+    bool parked = false;
+    auto flood = [&]() -> aio::awaitable<void> {
+        aio::stream_writer& w = lb.client.writer;
+        std::string block(64 * 1024, 'x');
+        while (!stop) {
+            w.write(block);
+            sent += block.size();
+            parked = w.write_buffer_size() > w.write_buffer_limits().second;
+            co_await w.drain();
+            parked = false;
+        }
+        w.write("\nend\n");
+        co_await w.drain();
+    };
+    aio::task<void> flooding = aio::create_task(flood());
+    aio::stream_reader reader = lb.served.reader;
+    std::size_t overruns = 0;
+    std::size_t dropped = 0;
+    std::size_t most_held = 0;
+    auto overrun = [&](const aio::limit_overrun_error& e) {
+        ++overruns;
+        dropped += e.consumed(); // the x's it dropped (with the newline, if one came)
+        most_held = std::max(most_held, e.consumed());
+        CHECK(e.consumed() > reader.limit());
+    };
+    // The handler reads lines: each readline gives up once it holds more than the limit.
+    while (overruns < 20) {
+        try {
+            std::string line = co_await reader.readline();
+            FAIL("a line came: " << line.size() << " bytes");
+        } catch (const aio::limit_overrun_error& e) {
+            overrun(e);
+        }
+    }
+    CHECK(reader.buffered().empty()); // readline dropped what it held
+    // The handler stops reading: the server takes nothing more, so the client's drain blocks
+    // once the kernel's buffers are full.
+    bool blocked = co_await stuck(parked, sent);
+    REQUIRE(blocked);
+    CHECK_FALSE(flooding.done());
+    CHECK(reader.buffered().empty());
+    // It reads again: the client goes on, ends the line, and every byte is accounted for.
+    stop = true;
+    std::size_t in_lines = 0;
+    for (;;) {
+        std::string line;
+        try {
+            line = co_await reader.readline();
+        } catch (const aio::limit_overrun_error& e) {
+            overrun(e);
+            continue;
+        }
+        if (line == "end\n") {
+            break;
+        }
+        REQUIRE(line.size() <= reader.limit() + 1);
+        CHECK(line == std::string(line.size() - 1, 'x') + "\n"); // the flood's short tail
+        in_lines += line.size() - 1;
+    }
+    co_await flooding();
+    CHECK(dropped + in_lines == sent);
+    // What a readline held when it gave up: the limit, plus what the last read of the socket
+    // brought. That read fills the buffer's free room, which the buffer doubles when it
+    // grows: up to twice one_read here, not one_read.
+    CHECK(most_held <= 2 * (reader.limit() + one_read));
+    lb.server.close();
+}
+
+AIO_TEST_CASE("a peer that never reads while the server writes: drain blocks, memory bounded") {
+    loopback lb = co_await loopback::open();
+    aio::stream_writer writer = lb.served.writer;
+    const std::size_t high = writer.write_buffer_limits().second;
+    constexpr std::size_t block_size = 16 * 1024;
+    constexpr std::size_t blocks = 1024; // 16 MiB: more than the kernel's buffers hold
+    auto block = [](std::size_t i) {
+        std::string b(block_size, static_cast<char>('a' + i % 26));
+        std::string number = std::to_string(i) + ":";
+        b.replace(0, number.size(), number);
+        return b;
+    };
+    std::size_t written = 0;
+    std::size_t most_buffered = 0;
+    bool parked = false;
+    auto produce = [&]() -> aio::awaitable<void> {
+        for (std::size_t i = 0; i < blocks; ++i) {
+            writer.write(block(i));
+            ++written;
+            most_buffered = std::max(most_buffered, writer.write_buffer_size());
+            parked = writer.write_buffer_size() > high;
+            co_await writer.drain();
+            parked = false;
+        }
+        writer.close();
+    };
+    aio::task<void> producing = aio::create_task(produce());
+    bool blocked = co_await stuck(parked, written); // the client reads nothing
+    REQUIRE(blocked);
+    CHECK(written < blocks);
+    CHECK(most_buffered <= high + block_size);
+    // The client reads everything: each block arrives whole and in order.
+    for (std::size_t i = 0; i < blocks; ++i) {
+        std::string got = co_await lb.client.reader.readexactly(block_size);
+        if (got != block(i)) {
+            FAIL("block " << i << " came wrong: " << got.substr(0, 16));
+        }
+    }
+    co_await producing();
+    CHECK(most_buffered <= high + block_size);
+    std::string end = co_await lb.client.reader.read();
+    CHECK(end.empty());
+    lb.server.close();
+}
+
+AIO_TEST_CASE("a peer that leaves mid-line while a readline waits: EOF gives the part, a reset "
+              "its error") {
+    for (bool reset : {false, true}) {
+        CAPTURE(reset);
+        loopback lb = co_await loopback::open();
+        aio::stream_reader reader = lb.served.reader;
+        aio::task<std::string> reading = aio::create_task(reader.readline());
+        lb.client.writer.write("half a li");
+        for (int i = 0; i < 1000 && reader.buffered().empty(); ++i) {
+            co_await aio::sleep(1ms);
+        }
+        REQUIRE(reader.buffered() == "half a li"); // the readline holds it and waits for more
+        CHECK_FALSE(reading.done());
+        if (reset) {
+            lb.client.writer.socket().set_option(boost::asio::socket_base::linger(true, 0));
+            lb.client.writer.abort();
+            bool failed = co_await co_throws_as<boost::system::system_error>(reading());
+            CHECK(failed);
+            bool again = co_await co_throws_as<boost::system::system_error>(reader.read());
+            CHECK(again);
+            CHECK(lb.served.writer.is_closing());
+        } else {
+            lb.client.writer.write_eof();
+            std::string part = co_await reading();
+            CHECK(part == "half a li");
+            CHECK(reader.at_eof());
+        }
+        lb.server.close();
+    }
+}
+
 AIO_TEST_CASE("after the peer resets the connection, reads, writes and drain throw its error") {
-    loopback lb = co_await loopback::start();
-    auto ends = co_await lb.connect();
-    aio::stream_pair& client = ends.first;
-    aio::stream_pair& served = ends.second;
+    loopback lb = co_await loopback::open();
     // SO_LINGER 0 makes close() send a reset.
-    client.writer.socket().set_option(boost::asio::socket_base::linger(true, 0));
-    client.writer.abort();
-    bool read_failed = co_await co_throws_as<boost::system::system_error>(served.reader.read(10));
+    lb.client.writer.socket().set_option(boost::asio::socket_base::linger(true, 0));
+    lb.client.writer.abort();
+    bool read_failed =
+        co_await co_throws_as<boost::system::system_error>(lb.served.reader.read(10));
     CHECK(read_failed);
     bool write_failed = aio_test::throws_as<boost::system::system_error>(
-        [&] { served.writer.write("anyone there?"); });
+        [&] { lb.served.writer.write("anyone there?"); });
     CHECK(write_failed);
-    bool drain_failed = co_await co_throws_as<boost::system::system_error>(served.writer.drain());
+    bool drain_failed =
+        co_await co_throws_as<boost::system::system_error>(lb.served.writer.drain());
     CHECK(drain_failed);
-    CHECK(served.writer.is_closing());
+    CHECK(lb.served.writer.is_closing());
     lb.server.close();
 }
 
 AIO_TEST_CASE("a peer that resets while a drain waits: the drain throws, the buffer is dropped") {
-    loopback lb = co_await loopback::start();
-    auto ends = co_await lb.connect();
-    aio::stream_pair& client = ends.first;
-    aio::stream_pair& served = ends.second;
-    aio::stream_writer writer = served.writer;
+    loopback lb = co_await loopback::open();
+    aio::stream_writer writer = lb.served.writer;
     std::string block(256 * 1024, 'x');
     while (writer.write_buffer_size() <= 64 * 1024) { // the client does not read
         writer.write(block);
@@ -327,8 +473,8 @@ AIO_TEST_CASE("a peer that resets while a drain waits: the drain throws, the buf
     aio::task<void> draining = aio::create_task(writer.drain());
     co_await aio::sleep(0s); // parked: the peer reads nothing
     CHECK_FALSE(draining.done());
-    client.writer.socket().set_option(boost::asio::socket_base::linger(true, 0));
-    client.writer.abort(); // a reset, while the server has data waiting to go
+    lb.client.writer.socket().set_option(boost::asio::socket_base::linger(true, 0));
+    lb.client.writer.abort(); // a reset, while the server has data waiting to go
     bool failed = co_await co_throws_as<boost::system::system_error>(draining());
     CHECK(failed);
     CHECK(writer.write_buffer_size() == 0);
@@ -340,22 +486,19 @@ AIO_TEST_CASE("a peer that resets while a drain waits: the drain throws, the buf
 }
 
 AIO_TEST_CASE("write after close or write_eof is refused; write_eof lets the peer answer") {
-    loopback lb = co_await loopback::start();
-    auto ends = co_await lb.connect();
-    aio::stream_pair& client = ends.first;
-    aio::stream_pair& served = ends.second;
-    client.writer.write("question");
-    client.writer.write_eof();
-    CHECK(client.writer.can_write_eof());
-    bool after_eof = aio_test::throws_as<std::logic_error>([&] { client.writer.write("more"); });
+    loopback lb = co_await loopback::open();
+    lb.client.writer.write("question");
+    lb.client.writer.write_eof();
+    CHECK(lb.client.writer.can_write_eof());
+    bool after_eof = aio_test::throws_as<std::logic_error>([&] { lb.client.writer.write("more"); });
     CHECK(after_eof);
-    std::string q = co_await served.reader.read();
+    std::string q = co_await lb.served.reader.read();
     CHECK(q == "question");
-    served.writer.write("answer");
-    served.writer.close();
-    bool after_close = aio_test::throws_as<std::logic_error>([&] { served.writer.write("x"); });
+    lb.served.writer.write("answer");
+    lb.served.writer.close();
+    bool after_close = aio_test::throws_as<std::logic_error>([&] { lb.served.writer.write("x"); });
     CHECK(after_close);
-    std::string a = co_await client.reader.read();
+    std::string a = co_await lb.client.reader.read();
     CHECK(a == "answer");
     lb.server.close();
 }
