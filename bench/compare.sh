@@ -23,7 +23,9 @@
 # hello (wrk against bench/raw_hello_server and aiohttp; aio's HTTP layer joins when it exists);
 # compile time (bench/compile/with_aio.cpp, which includes <aio/aio.hpp>, and
 # with_aio_task.cpp, which includes only what running one task needs, each against
-# with_raw_asio.cpp); and, in a table of its own, the memory per idle connection of each echo
+# with_raw_asio.cpp); the message queue (bench/mq_load: 1 publisher to 4 subscribers through
+# examples/mq_server_plus.cpp and its Python peer bench/peers/mq_server_plus.py, messages per
+# second, then one message's p50/p99 latency in a table of its own); and, in a table of its own, the memory per idle connection of each echo
 # server (bench/idle_rss.py: 10,000 idle connections, RSS growth / connections). The Python rows need a python3 with uvloop and aiohttp (PYTHON=..., else
 # python3, else Debian's /usr/bin/python3); the HTTP row needs wrk. Rows whose tools are missing
 # are skipped (said on stderr, "-" in the table).
@@ -175,6 +177,28 @@ run_echo() {
     stop_server
 }
 
+# run_mq IMPL: the message queue row: bench/mq_load (1 publisher, 4 subscribers, 64-byte
+# payloads) against mq_server_plus on aio and its Python peer; the rate, and p50/p99 of one
+# message's latency at a light rate into $out/mq_latency.txt.
+run_mq() {
+    local impl=$1 line rounds_latency=1000
+    $smoke && rounds_latency=50
+    case $impl in
+    aio) start_server "$bin/aio_mq_server" --port $((port + 1)) ;;
+    asyncio) start_server "$python" bench/peers/mq_server_plus.py $((port + 1)) ;;
+    uvloop) start_server "$python" bench/peers/mq_server_plus.py $((port + 1)) --uvloop ;;
+    esac
+    line=$("$bin/mq_load" 127.0.0.1 "$port" 4 "$seconds" 64 "$rounds_latency")
+    echo "$line impl=$impl" >&2
+    if [[ $(field errors "$line") != 0 ]]; then
+        echo "compare.sh: message queue errors against $impl" >&2
+        exit 1
+    fi
+    record mq_fanout "$impl" "$(field rate "$line")" "$(server_rss)"
+    echo "$impl $(field p50_us "$line") $(field p99_us "$line")" >>"$out/mq_latency.txt"
+    stop_server
+}
+
 run_http() {
     local impl=$1 rate
     case $impl in
@@ -215,6 +239,13 @@ for _ in $(seq "$echo_rounds"); do
     for impl in "${python_impls[@]}" raw-asio aio; do
         run_echo echo 64 "$impl"
         run_echo echo_4k 4096 "$impl"
+    done
+done
+
+: >"$out/mq_latency.txt"
+for _ in $(seq "$echo_rounds"); do
+    for impl in "${python_impls[@]}" aio; do
+        run_mq "$impl"
     done
 done
 
@@ -320,6 +351,7 @@ awk -v ratios="$ratios" '
         target["shutdown"] = ">= 1.0x raw"
         target["echo"] = ">= 1.0x raw, >= 1.5x uvloop"
         target["echo_4k"] = ">= 1.0x raw, >= 1.5x uvloop"
+        target["mq_fanout"] = ">= 5x uvloop"
         target["http_hello"] = ">= 0.9x raw Beast"
         target["compile"] = "<= 1.2x raw time"
         target["compile_task"] = "<= 1.2x raw time"
@@ -367,6 +399,28 @@ echo
 echo "rates in operations per second (echo: round trips, HTTP: requests); median of $rounds"
 echo "round(s), $echo_rounds for echo, HTTP and compile; peak RSS is the largest seen"
 cat "$table"
+
+# The message queue's latency: one message at a time to 4 subscribers, until the last has it.
+echo
+awk '
+    function median(list,    n, i, j, t, v) {
+        n = split(list, v, " ")
+        for (i = 2; i <= n; i++) {
+            for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) {
+                t = v[j]; v[j] = v[j - 1]; v[j - 1] = t
+            }
+        }
+        return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+    }
+    { if (!($1 in p50)) order[++rows] = $1; p50[$1] = p50[$1] " " $2; p99[$1] = p99[$1] " " $3 }
+    END {
+        print "| mq_fanout latency (1 message, 4 subscribers) | p50 us | p99 us |"
+        print "|---|---|---|"
+        for (i = 1; i <= rows; i++) {
+            printf "| %s | %.0f | %.0f |\n", order[i], median(p50[order[i]]), median(p99[order[i]])
+        }
+    }
+' "$out/mq_latency.txt"
 
 # The idle connections' table: KB per connection, and aio's against each.
 echo

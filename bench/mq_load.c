@@ -41,7 +41,7 @@
 
 enum {
     MAX_SUBSCRIBERS = 64,
-    WINDOW = 1000,         /* messages the publisher may be ahead of the slowest subscriber */
+    WINDOW = 4000,         /* messages the publisher may be ahead of the slowest subscriber */
     BATCH = 64,            /* messages written per send() at most */
     IN_CAPACITY = 1 << 20, /* a subscriber's read buffer */
     CONNECT_PATIENCE_MS = 5000,

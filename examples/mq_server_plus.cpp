@@ -34,6 +34,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -160,13 +161,20 @@ private:
     /// The book's send_client: sends what the client's queue holds, in order, until the queue
     /// is shut down and empty or the connection is lost.
     aio::awaitable<void> send_client(client_ptr c) {
+        std::vector<frame_ptr> batch;
+        std::vector<std::string_view> pieces;
         try {
             for (;;) {
-                frame_ptr f = co_await c->send_queue.get();
-                c->writer.write(*f);
-                while (!c->send_queue.empty()) { // what came meanwhile goes in the same drain
-                    c->writer.write(*c->send_queue.get_nowait());
+                batch.push_back(co_await c->send_queue.get());
+                while (!c->send_queue.empty()) { // what came meanwhile goes out with it
+                    batch.push_back(c->send_queue.get_nowait());
                 }
+                for (const frame_ptr& f : batch) {
+                    pieces.emplace_back(*f);
+                }
+                c->writer.writelines(pieces); // one system call for up to 64 frames
+                pieces.clear();
+                batch.clear();
                 co_await c->writer.drain();
             }
         } catch (const aio::queue_shut_down&) {

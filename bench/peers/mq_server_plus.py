@@ -1,6 +1,7 @@
 """The improved message broker in Python asyncio (the book's mq_server_plus.py), written to the
 same design as examples/mq_server_plus.cpp so that bench/mq_load measures the two side by side:
-a send queue and a send task per client (what is queued goes out in one write and one drain),
+a send queue and a send task per client (what is queued goes out in one writelines and one
+drain),
 a bounded queue (10) and a sender task per channel, a subscriber whose send queue reaches
 --max-backlog disconnected, no line per message.
 
@@ -83,12 +84,14 @@ class Broker:
         q = c.send_queue
         try:
             while (data := await q.get()) is not None:
-                c.writer.write(data)
-                while not q.empty():
+                batch = [data]
+                while not q.empty():  # what came meanwhile goes out with it
                     data = q.get_nowait()
                     if data is None:
+                        c.writer.writelines(batch)
                         return
-                    c.writer.write(data)
+                    batch.append(data)
+                c.writer.writelines(batch)
                 await c.writer.drain()
         except ConnectionError:
             pass
