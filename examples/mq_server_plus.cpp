@@ -150,10 +150,12 @@ public:
         for (auto& [name, ch] : channels_) {
             co_await ch->sender.wait_done();
         }
-        std::vector<client_ptr> left(clients_.begin(), clients_.end());
-        for (const client_ptr& c : left) {
-            co_await close_client(c);
+        // All at once: a subscriber that reads slowly must not hold up the others' close.
+        std::vector<aio::awaitable<void>> closes;
+        for (const client_ptr& c : std::vector<client_ptr>(clients_.begin(), clients_.end())) {
+            closes.push_back(close_client(c));
         }
+        co_await aio::gather(std::move(closes));
     }
 
 private:
