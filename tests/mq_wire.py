@@ -346,7 +346,8 @@ async def matrix(kind):
 @case('mq_server', 'mq_server_plus')
 async def fanout(kind):
     """3 publishers x 4 subscribers x 2,000 messages on one channel: every subscriber gets every
-    message exactly once, in each publisher's order."""
+    message exactly once, in each publisher's order (each publisher ends with a marker: a
+    subscriber reads until it has all three)."""
     broker = await Broker(kind).start()
     pubs_n, subs_n, n = 3, 4, 2000
     subs = [await Client.connect(broker, '/topic/fan') for _ in range(subs_n)]
@@ -355,9 +356,18 @@ async def fanout(kind):
     async def publish(k, pub):
         for i in range(n):
             await pub.publish('/topic/fan', f'p{k} {i}'.encode())
+        await pub.publish('/topic/fan', b'end')
 
     async def collect(sub):
-        return [await sub.read() for _ in range(pubs_n * n)]
+        got = []
+        ends = 0
+        while ends < pubs_n:
+            m = await sub.read()
+            if m == b'end':
+                ends += 1
+            else:
+                got.append(m)
+        return got
 
     results = await guard(asyncio.gather(*(publish(k, pub) for k, pub in enumerate(pubs)),
                                          *(collect(s) for s in subs)), 'fan-out')
@@ -818,6 +828,36 @@ async def shutdown(kind, signum):
         cl.close()
     return (f'{signal.Signals(signum).name}: stopped subscriber got {len(b_got)} after the '
             f'signal ({n} of p1, {len(b3)} of p3), exit 0, Bye!')
+
+
+@case('mq_server_plus')
+async def shutdown_stuck_subscriber(kind):
+    """A subscriber that never reads again, with messages queued for it, and --shutdown-timeout 1:
+    on SIGTERM the others are closed at once, the stuck one is disconnected after the timeout
+    with one line naming it, and the broker prints "Bye!" and exits 0."""
+    broker = await Broker(kind, '--shutdown-timeout', '1').start()
+    n, size = 1000, 4096
+    a = await Client.connect(broker, '/topic/stuck')
+    stuck = paused_subscriber(broker, '/topic/stuck')
+    port = stuck.getsockname()[1]
+    await broker.subscribed(port)
+    pub = await Client.connect(broker, '/null')
+    for i in range(n):
+        await pub.publish('/topic/stuck', str(i).encode().ljust(size, b'.'))
+    got = [int((await guard(a.read(), 'a message')).split(b'.')[0]) for _ in range(n)]
+    check(got == list(range(n)), 'the reading subscriber did not get every message in order')
+    broker.proc.send_signal(signal.SIGTERM)
+    check(await guard(a.eof(), 'EOF at the reading subscriber'), 'reset, EOF expected')
+    check(await guard(pub.eof(), 'EOF at the publisher'), 'reset, EOF expected')
+    code = await broker.wait_exit()
+    check(code == 0 and broker.lines[-1] == 'Bye!', f'exit {code}\n    {broker.tail()}')
+    about = [l for l in broker.about(port) if 'shutdown timeout' in l]
+    check(len(about) == 1 and sum('shutdown timeout' in l for l in broker.lines) == 1,
+          f'one line about the stuck subscriber expected\n    {broker.tail()}')
+    stuck.close()
+    for c in (a, pub):
+        c.close()
+    return about[0]
 
 
 @case('mq_server', 'mq_server_plus')
