@@ -5,11 +5,13 @@
 // stalls the others, and a publisher waits when a channel's queue is full (backpressure).
 //
 //   ./mq_server_plus [--host HOST] [--port PORT] [--max-frame BYTES] [--hello-timeout SECONDS]
-//                    [--max-backlog MESSAGES]
+//                    [--max-backlog MESSAGES] [--shutdown-timeout SECONDS]
 //
 // Serves on HOST (127.0.0.1) : PORT (25000) until SIGINT or SIGTERM, then stops accepting,
 // stops reading, hands the messages it accepted to the subscribers' queues, sends every queue
-// to its subscriber, closes every client, prints "Bye!" and exits 0.
+// to its subscriber, closes every client, prints "Bye!" and exits 0. A subscriber that has not
+// taken what was queued for it within --shutdown-timeout (10 s) is disconnected, with a line
+// saying so: one that stopped reading would keep the broker from ever exiting.
 //
 // Where it differs from the book, and why:
 // - A subscriber whose send queue holds --max-backlog messages (10,000) is too slow: it is
@@ -51,6 +53,7 @@ struct settings {
     std::size_t max_frame = mq::default_max_frame;
     std::chrono::nanoseconds hello_timeout = std::chrono::seconds(10);
     std::size_t max_backlog = 10'000;
+    std::chrono::nanoseconds shutdown_timeout = std::chrono::seconds(10);
 };
 
 /// A connected client: its writer, and the queue of frames its send task sends to it.
@@ -134,7 +137,8 @@ public:
     }
 
     /// After the server stopped accepting: stops reading from the clients, hands what the
-    /// channels hold to the send queues, sends every queue to its client and closes them all.
+    /// channels hold to the send queues, sends every queue to its client and closes them all;
+    /// those not done within the shutdown timeout are disconnected.
     aio::awaitable<void> stop() {
         stopping_ = true;
         for (const client_ptr& c : clients_) {
@@ -151,9 +155,24 @@ public:
         for (auto& [name, ch] : channels_) {
             co_await ch->sender.wait_done();
         }
-        std::vector<client_ptr> left(clients_.begin(), clients_.end());
-        for (const client_ptr& c : left) {
-            co_await close_client(c);
+        // All at once: a subscriber that reads slowly must not hold up the others' close.
+        std::vector<aio::awaitable<void>> closes;
+        for (const client_ptr& c : std::vector<client_ptr>(clients_.begin(), clients_.end())) {
+            closes.push_back(close_client(c));
+        }
+        auto all_closed = aio::gather(std::move(closes));
+        try {
+            co_await aio::wait_for(std::move(all_closed), s_.shutdown_timeout);
+        } catch (const aio::timeout_error&) {
+            // the closes still running were cancelled: their clients are still here
+        }
+        for (const client_ptr& c : std::vector<client_ptr>(clients_.begin(), clients_.end())) {
+            print("Remote " + c->peer + " did not take what was queued for it within the " +
+                  "shutdown timeout (" + std::to_string(c->send_queue.size()) + " messages and " +
+                  std::to_string(c->writer.write_buffer_size()) + " bytes left): disconnected");
+            c->send_queue.shutdown(true);
+            c->writer.abort();
+            clients_.erase(c);
         }
     }
 
@@ -308,11 +327,14 @@ int main(int argc, char** argv) {
         mq::options opt(argc, argv,
                         {{"max-frame", std::to_string(mq::default_max_frame)},
                          {"hello-timeout", "10"},
-                         {"max-backlog", "10000"}});
+                         {"max-backlog", "10000"},
+                         {"shutdown-timeout", "10"}});
         settings s;
         s.max_frame = static_cast<std::size_t>(opt.integer("max-frame", 0, 1L << 31));
         s.hello_timeout = std::chrono::duration_cast<std::chrono::nanoseconds>(
             std::chrono::duration<double>(opt.real("hello-timeout")));
+        s.shutdown_timeout = std::chrono::duration_cast<std::chrono::nanoseconds>(
+            std::chrono::duration<double>(opt.real("shutdown-timeout")));
         s.max_backlog = static_cast<std::size_t>(opt.integer("max-backlog", 1, 1L << 30));
         aio::run(amain(opt, s));
     } catch (const std::invalid_argument& e) {
