@@ -543,6 +543,30 @@ AIO_TEST_CASE("writelines sends its pieces in order, and what the socket does no
     lb.server.close();
 }
 
+AIO_TEST_CASE("peername and sockname still name the addresses after the peer reset") {
+    loopback lb = co_await loopback::open();
+    std::string client_address = lb.client.writer.sockname().to_string();
+    std::string server_address = lb.client.writer.peername().to_string();
+    CHECK(lb.served.writer.peername().to_string() == client_address);
+    lb.client.writer.socket().set_option(boost::asio::socket_base::linger(true, 0));
+    lb.client.writer.abort(); // a reset
+    bool reset = false;
+    try {
+        co_await lb.served.reader.read();
+    } catch (const boost::system::system_error&) {
+        reset = true;
+    }
+    CHECK(reset);
+    boost::system::error_code ec;
+    lb.served.writer.socket().remote_endpoint(ec); // the socket itself no longer tells
+    CHECK(ec);
+    CHECK(lb.served.writer.peername().to_string() == client_address);
+    CHECK(lb.served.writer.sockname().to_string() == server_address);
+    lb.served.writer.close();
+    CHECK(lb.served.writer.peername().to_string() == client_address);
+    lb.server.close();
+}
+
 AIO_TEST_CASE("writers compare and hash by the connection they write to") {
     loopback lb = co_await loopback::open();
     aio::stream_writer copy = lb.client.writer;

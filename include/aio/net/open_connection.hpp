@@ -53,6 +53,7 @@ inline stream_pair make_streams(stream_socket socket, const stream_options& opt)
     socket.non_blocking(true);
     auto* t = new transport(std::move(socket), opt.limit);
     transport_handle handle(t);
+    t->record_addresses();
     return {stream_reader(handle), stream_writer(handle)};
 }
 

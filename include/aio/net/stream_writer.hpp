@@ -119,18 +119,12 @@ public:
         return {t_->low_water(), t_->high_water()};
     }
 
-    /// The peer's address (asyncio's get_extra_info("peername")); empty once closed.
-    socket_address peername() const {
-        boost::system::error_code ec;
-        auto ep = t_->socket().remote_endpoint(ec);
-        return ec ? socket_address() : socket_address(ep);
-    }
-    /// This end's address (get_extra_info("sockname")); empty once closed.
-    socket_address sockname() const {
-        boost::system::error_code ec;
-        auto ep = t_->socket().local_endpoint(ec);
-        return ec ? socket_address() : socket_address(ep);
-    }
+    /// The peer's address (asyncio's get_extra_info("peername")), recorded when the connection
+    /// was made: still told after the connection is lost or closed. Empty if the socket could
+    /// not tell it then (the peer had already reset the connection).
+    socket_address peername() const { return address(t_->peer_address()); }
+    /// This end's address (get_extra_info("sockname")), recorded likewise.
+    socket_address sockname() const { return address(t_->local_address()); }
     /// The socket itself (get_extra_info("socket")), for options aio does not wrap. Reading or
     /// writing it directly bypasses the streams' buffers.
     detail::stream_socket& socket() const { return t_->socket(); }
@@ -147,6 +141,10 @@ public:
 
 private:
     friend struct detail::stream_access;
+
+    static socket_address address(const detail::transport::endpoint& ep) {
+        return ep.data()->sa_family == AF_UNSPEC ? socket_address() : socket_address(ep);
+    }
 
     static void rethrow_if_failed(const detail::transport& t) {
         if (t.error()) {

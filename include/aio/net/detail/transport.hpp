@@ -171,6 +171,24 @@ public:
     }
 
     stream_socket& socket() noexcept { return socket_; }
+
+    using endpoint = boost::asio::generic::stream_protocol::endpoint;
+    /// Records the connection's two addresses while it is up (once connected or accepted), so
+    /// that they can still be told after it is lost, as asyncio's get_extra_info does. An
+    /// address the socket cannot tell stays empty (family AF_UNSPEC).
+    void record_addresses() {
+        boost::system::error_code ec;
+        peer_ = socket_.remote_endpoint(ec);
+        if (ec) {
+            peer_ = endpoint();
+        }
+        local_ = socket_.local_endpoint(ec);
+        if (ec) {
+            local_ = endpoint();
+        }
+    }
+    const endpoint& peer_address() const noexcept { return peer_; }
+    const endpoint& local_address() const noexcept { return local_; }
     std::size_t limit() const noexcept { return limit_; }
 
     // --- reading --------------------------------------------------------------------------
@@ -612,6 +630,8 @@ private:
     }
 
     stream_socket socket_;
+    endpoint peer_;
+    endpoint local_;
     std::size_t limit_;
     std::uint32_t refs_ = 0;
     std::uint32_t handles_ = 0;
