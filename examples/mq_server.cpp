@@ -11,7 +11,8 @@
 // what mq_server_plus fixes. Where it differs from the book: bad input (a frame declared above
 // --max-frame, 16 MiB; a frame cut off by a disconnect) ends that client with one line naming
 // it, a subscriber whose connection is lost does not end the publisher's session (the book's
-// gather raises into it), and no line is printed per message.
+// gather raises into it), a channel's entry goes when its last subscriber leaves (the book's
+// defaultdict keeps every name ever used), and no line is printed per message.
 #include "mq_protocol.hpp"
 
 #include <aio/aio.hpp>
@@ -72,9 +73,13 @@ aio::awaitable<void> client(aio::stream_reader reader, aio::stream_writer writer
                 break;
             }
             std::string data = co_await mq::read_msg(reader, max_frame);
-            std::deque<aio::stream_writer>& conns = subscribers[channel_name];
+            auto found = subscribers.find(channel_name);
+            if (found == subscribers.end()) {
+                continue; // nobody subscribes: dropped
+            }
+            std::deque<aio::stream_writer>& conns = found->second;
             std::vector<aio::stream_writer> to;
-            if (!conns.empty() && channel_name.starts_with("/queue")) {
+            if (channel_name.starts_with("/queue")) {
                 std::rotate(conns.rbegin(), conns.rbegin() + 1, conns.rend()); // conns.rotate()
                 to.push_back(conns.front());
             } else {
@@ -94,7 +99,11 @@ aio::awaitable<void> client(aio::stream_reader reader, aio::stream_writer writer
     }
     // finally:
     if (subscribed) {
-        std::erase(subscribers[subscribe_chan], writer);
+        auto found = subscribers.find(subscribe_chan);
+        std::erase(found->second, writer);
+        if (found->second.empty()) {
+            subscribers.erase(found); // no name is kept for good (the book's defaultdict is)
+        }
     }
     if (cancelled) {
         print("Remote " + peername + " closing connection.");

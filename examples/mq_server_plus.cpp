@@ -20,7 +20,10 @@
 // - Bad input ends that client only, with one line naming it: a frame declared above
 //   --max-frame (16 MiB), a frame cut off by a disconnect, no subscription within
 //   --hello-timeout (10 s). The book's broker lets these raise out of the handler.
-// - A channel with no subscriber waits for one on an event, where the book polls every second.
+// - A channel exists while it has subscribers: a message to a channel nobody subscribes to is
+//   dropped, as mq_server drops it, and a channel goes when its last subscriber leaves. The
+//   book's channels live forever (a broker fed new names grows without bound), and its sender
+//   polls every second for a subscriber while the channel's publishers wait.
 // - No line per message (the book prints each): the broker is meant to be measured.
 #include "mq_protocol.hpp"
 
@@ -79,9 +82,9 @@ struct channel {
     bool queue_mode; // "/queue...": each message to one subscriber, round-robin
     aio::queue<std::string> messages{10}; // the book's maxsize=10: publishers wait beyond it
     std::deque<client_ptr> subscribers;
-    aio::event has_subscribers;
     aio::task<void> sender;
 };
+using channel_ptr = std::shared_ptr<channel>;
 
 class broker {
 public:
@@ -109,7 +112,7 @@ public:
                     break; // the client ends its session
                 }
                 std::string data = co_await mq::read_msg(reader, s_.max_frame);
-                co_await channel_named(channel_name).messages.put(std::move(data));
+                co_await publish(channel_name, std::move(data));
             }
         } catch (const aio::cancelled_error&) {
             stopped = true;
@@ -140,19 +143,17 @@ public:
     /// channels hold to the send queues, sends every queue to its client and closes them all;
     /// those not done within the shutdown timeout are disconnected.
     aio::awaitable<void> stop() {
-        stopping_ = true;
         for (const client_ptr& c : clients_) {
             if (c->reading) {
                 c->reading.cancel();
             }
         }
+        std::vector<channel_ptr> channels;
         for (auto& [name, ch] : channels_) {
-            ch->messages.shutdown(); // the sender takes what is left, then ends
-            if (ch->subscribers.empty()) {
-                ch->sender.cancel(); // nobody to deliver to
-            }
+            ch->messages.shutdown(); // the sender hands on what is left, then ends
+            channels.push_back(ch);
         }
-        for (auto& [name, ch] : channels_) {
+        for (const channel_ptr& ch : channels) {
             co_await ch->sender.wait_done();
         }
         // All at once: a subscriber that reads slowly must not hold up the others' close.
@@ -203,14 +204,32 @@ private:
         }
     }
 
+    /// A publisher's message: into its channel's queue, waiting while the queue is full. A
+    /// channel nobody subscribes to does not exist, and the message is dropped (as mq_server
+    /// and the book's first broker do).
+    aio::awaitable<void> publish(const std::string& name, std::string data) {
+        auto it = channels_.find(name);
+        if (it == channels_.end()) {
+            co_return;
+        }
+        channel_ptr ch = it->second; // kept while the put waits
+        try {
+            co_await ch->messages.put(std::move(data));
+        } catch (const aio::queue_shut_down&) {
+            // its last subscriber left meanwhile: dropped
+        }
+    }
+
     /// The book's chan_sender: hands each message of the channel to its subscribers' queues
-    /// (one of them, in turn, for a /queue channel).
-    aio::awaitable<void> chan_sender(channel& ch) {
+    /// (one of them, in turn, for a /queue channel), until the channel closes and its queue
+    /// is empty.
+    aio::awaitable<void> chan_sender(channel_ptr owner) {
+        channel& ch = *owner;
         try {
             for (;;) {
                 std::string msg = co_await ch.messages.get();
-                while (ch.subscribers.empty()) {
-                    co_await ch.has_subscribers.wait();
+                if (ch.subscribers.empty()) {
+                    continue; // they all left: nobody to hand it to
                 }
                 auto f = std::make_shared<const std::string>(mq::frame(msg));
                 if (ch.queue_mode) {
@@ -231,7 +250,7 @@ private:
     }
 
     /// Queues `f` for `c`, or disconnects `c` if its queue is full.
-    void deliver(const client_ptr& c, const frame_ptr& f) {
+    void deliver(client_ptr c, const frame_ptr& f) {
         if (c->dropped) {
             return;
         }
@@ -242,27 +261,26 @@ private:
         print("Remote " + c->peer + " is too slow (" + std::to_string(c->send_queue.size()) +
               " messages waiting): disconnected");
         c->dropped = true;
+        std::vector<std::string> names;
         for (auto& [name, ch] : channels_) {
+            names.push_back(name);
+        }
+        for (const std::string& name : names) {
             unsubscribe(*c, name);
         }
         c->send_queue.shutdown(true);
         c->writer.abort(); // its session's read fails, and it ends
     }
 
-    channel& channel_named(const std::string& name) {
+    /// A channel exists while it has subscribers: the first one makes it.
+    void subscribe(const client_ptr& c, const std::string& name) {
         auto it = channels_.find(name);
         if (it == channels_.end()) {
-            it = channels_.emplace(name, std::make_unique<channel>(name)).first;
-            channel& ch = *it->second;
-            ch.sender = aio::create_task(chan_sender(ch), "channel " + name);
+            auto ch = std::make_shared<channel>(name);
+            ch->sender = aio::create_task(chan_sender(ch), "channel " + name);
+            it = channels_.emplace(name, std::move(ch)).first;
         }
-        return *it->second;
-    }
-
-    void subscribe(const client_ptr& c, const std::string& name) {
-        channel& ch = channel_named(name);
-        ch.subscribers.push_back(c);
-        ch.has_subscribers.set();
+        it->second->subscribers.push_back(c);
     }
 
     void unsubscribe(const client& c, const std::string& name) {
@@ -273,10 +291,10 @@ private:
         std::deque<client_ptr>& subs = it->second->subscribers;
         std::erase_if(subs, [&c](const client_ptr& p) { return p.get() == &c; });
         if (subs.empty()) {
-            it->second->has_subscribers.clear();
-            if (stopping_) {
-                it->second->sender.cancel(); // nobody left to deliver to
-            }
+            // The last one left: the channel goes (a broker that kept every name ever used
+            // would grow without bound). Its sender drops what is queued and ends.
+            it->second->messages.shutdown();
+            channels_.erase(it);
         }
     }
 
@@ -296,9 +314,8 @@ private:
     }
 
     settings s_;
-    std::map<std::string, std::unique_ptr<channel>> channels_;
+    std::map<std::string, channel_ptr> channels_;
     std::set<client_ptr> clients_;
-    bool stopping_ = false;
 };
 
 aio::awaitable<void> amain(mq::options opt, settings s) {

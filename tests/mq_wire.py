@@ -765,6 +765,44 @@ async def churn(kind):
             f'{2 * n} clients')
 
 
+async def names_round(broker, first, n, concurrency=10):
+    """n clients, each subscribing to a channel name no one used before, then leaving (EOF).
+    Waits until the broker printed "closed" for every one."""
+    closed_before = sum(l.endswith(' closed') for l in broker.lines)
+
+    async def worker(k):
+        for i in range(first + k, first + n, concurrency):
+            reader, writer = await asyncio.open_connection('127.0.0.1', broker.port)
+            writer.write(frame(f'/topic/name-{i}'.encode()))
+            await writer.drain()
+            writer.close()
+            await writer.wait_closed()
+
+    await guard(asyncio.gather(*(worker(k) for k in range(concurrency))), 'name churn')
+    await broker.wait_lines(lambda l: l.endswith(' closed'), '"closed" for every client',
+                            n=closed_before + n)
+
+
+@case('mq_server', 'mq_server_plus')
+async def churn_names(kind):
+    """5,000 clients, each subscribing to a new channel name and leaving: a channel goes with its
+    last subscriber, so the broker's RSS does not grow beyond 25% + 2 MiB (the book's brokers
+    keep every name)."""
+    asan = ':'.join(filter(None, [os.environ.get('ASAN_OPTIONS'), 'quarantine_size_mb=0',
+                                  'thread_local_quarantine_size_kb=0']))
+    broker = await Broker(kind, env=dict(os.environ, ASAN_OPTIONS=asan)).start()
+    await names_round(broker, 0, 1000)
+    before = broker.rss_kib()
+    n = 5000
+    await names_round(broker, 1000, n)
+    after = broker.rss_kib()
+    print(f'{kind}: RSS before {before} kB, after {n} new channel names {after} kB', flush=True)
+    check(after <= before * 1.25 + 2048, f'RSS grew from {before} kB to {after} kB')
+    await pair_works(broker, 'after-names')
+    await broker.finish()
+    return f'RSS {before} kB -> {after} kB over {n} new channel names'
+
+
 async def shutdown(kind, signum):
     """Publishers and subscribers connected, one subscriber not reading, a publisher still
     sending: on the signal the broker stops accepting, delivers what it accepted to every
