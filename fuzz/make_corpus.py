@@ -8,7 +8,7 @@ changing the format; files it did not write (inputs that once crashed) are left 
 
 import pathlib
 
-READ_N, READ_ALL, READLINE, READEXACTLY, READUNTIL, READUNTIL_ANY, AT_EOF, CONSUME = range(8)
+READ_N, READ_ALL, READLINE, READEXACTLY, READUNTIL, READUNTIL_ANY, AT_EOF, CONSUME, CANCELLED = range(9)
 
 
 def read_n(n):
@@ -47,6 +47,11 @@ def at_eof():
 
 def consume(n):
     return bytes([CONSUME, n])
+
+
+def cancelled(call):
+    """The call, in a task of its own cancelled after one turn of the loop."""
+    return bytes([CANCELLED]) + call
 
 
 def scenario(limit, chunk_sizes, calls, payload):
@@ -99,6 +104,14 @@ SEEDS = {
     "at_eof": scenario(8, [2], [at_eof(), read_n(2), at_eof(), read_n(2), at_eof(), read_n(1),
                                 at_eof()], b"abcd"),
     "empty": scenario(1, [], [at_eof(), readline(), read_n(5), readexactly(1), at_eof()], b""),
+    # Calls cancelled while they wait for bytes (or after they ended): nothing is lost.
+    "cancelled": scenario(16, [4], [cancelled(readline()), readline(), cancelled(readexactly(9)),
+                                    read_n(3), cancelled(read_n(2)), cancelled(at_eof()),
+                                    cancelled(readuntil(b"q")), read_all()],
+                          b"abcdefg\nhijklmnopqrstu"),
+    "cancelled_at_eof": scenario(8, [3], [read_n(3), cancelled(read_all()), at_eof(),
+                                          cancelled(readline()), readline(), at_eof()],
+                                 b"abcdef"),
     # Empty separators and lists are refused.
     "invalid_separator": scenario(8, [4], [readuntil(b""), readuntil_any(), readuntil_any(b"a", b""),
                                            readline()], b"abc\n"),

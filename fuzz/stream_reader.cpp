@@ -12,7 +12,7 @@
 //   byte      limit: 1 + byte % 64
 //   byte      S, then S bytes (S <= 64): the chunk sizes, 1 + byte each, used in turn (cycling)
 //             to cut the payload; S = 0: one chunk per 256 bytes
-//   byte      K, then K calls (K <= 64), each an opcode byte (byte % 8) and its arguments:
+//   byte      K, then K calls (K <= 64), each an opcode byte (byte % 9) and its arguments:
 //               0 read(n)        n: one byte
 //               1 read()
 //               2 readline()
@@ -22,7 +22,9 @@
 //                                separator as for 4
 //               6 at_eof()
 //               7 consume(n)     n: one byte
-//   the rest  the payload (at most 4096 bytes)
+//               8 a call (opcode byte % 8, then its arguments) run in a task of its own that is
+//                 cancelled once it has had one turn of the loop
+//   the rest  the payload: at most 4096 bytes, and what fits in 256 chunks
 //
 // How the chunks arrive (what makes chunk boundaries matter): a feeder task writes one chunk to
 // the peer's end of a socketpair, then waits until the reader's socket holds no unread byte
@@ -31,7 +33,10 @@
 // where each feed_data wakes the waiting call once. That is the model's rule: a call that must
 // wait gets the next chunk (EOF once there is none). The one place aio may pull without a call
 // waiting is at_eof(), which polls the socket when nothing is buffered: the model accepts a poll
-// that brought exactly the next chunk, or EOF after the last one.
+// that brought exactly the next chunk, or EOF after the last one. A cancelled call must either
+// have ended before the cancellation (with the model's outcome) or consumed nothing: the reader
+// then holds what the model holds plus the chunks the call pulled before it was cancelled, and
+// a read of the socket it left in flight brings the next chunk to the next call that waits.
 #include <aio/aio.hpp>
 #include <aio/detail/loop_core.hpp>
 #include <aio/streams.hpp>
@@ -58,6 +63,7 @@
 namespace {
 
 constexpr std::size_t max_payload = 4096;
+constexpr std::size_t max_chunks = 256; // each costs a few turns of the loop
 constexpr std::size_t max_chunk_sizes = 64;
 constexpr std::size_t max_calls = 64;
 
@@ -78,6 +84,7 @@ struct call {
     call_kind kind = call_kind::read_all;
     std::size_t n = 0;
     std::vector<std::string> separators;
+    bool cancelled = false; // run in a task cancelled after one turn of the loop
 };
 
 struct scenario {
@@ -124,7 +131,12 @@ scenario decode(const std::uint8_t* data, std::size_t size) {
     std::size_t calls = std::min<std::size_t>(in.byte(), max_calls);
     for (std::size_t i = 0; i < calls; ++i) {
         call c;
-        c.kind = static_cast<call_kind>(in.byte() % 8);
+        std::uint8_t opcode = in.byte() % 9;
+        if (opcode == 8) {
+            c.cancelled = true;
+            opcode = in.byte() % 8;
+        }
+        c.kind = static_cast<call_kind>(opcode);
         switch (c.kind) {
         case call_kind::read_n:
         case call_kind::readexactly:
@@ -146,11 +158,13 @@ scenario decode(const std::uint8_t* data, std::size_t size) {
         sc.script.push_back(std::move(c));
     }
     sc.payload = in.rest(max_payload);
-    for (std::size_t at = 0, i = 0; at < sc.payload.size(); ++i) {
+    std::size_t at = 0;
+    for (std::size_t i = 0; at < sc.payload.size() && i < max_chunks; ++i) {
         std::size_t n = std::min(sizes[i % sizes.size()], sc.payload.size() - at);
         sc.chunks.push_back(sc.payload.substr(at, n));
         at += n;
     }
+    sc.payload.resize(at); // what did not fit in max_chunks is not sent
     return sc;
 }
 
@@ -158,7 +172,14 @@ scenario decode(const std::uint8_t* data, std::size_t size) {
 
 /// A call's result: a value, or the exception it threw with the fields the caller can see.
 struct outcome {
-    enum class kind { value, incomplete_read, limit_overrun, invalid_argument, out_of_range };
+    enum class kind {
+        value,
+        incomplete_read,
+        limit_overrun,
+        invalid_argument,
+        out_of_range,
+        cancelled
+    };
     kind what = kind::value;
     std::string bytes;                   // the value, or incomplete_read_error::partial()
     std::optional<std::size_t> expected; // incomplete_read_error::expected()
@@ -197,17 +218,17 @@ outcome refused(outcome::kind what) {
 class model {
 public:
     model(std::size_t limit, const std::vector<std::string>& chunks)
-        : limit_(limit), chunks_(chunks) {}
+        : limit_(limit), chunks_(&chunks) {}
 
     const std::string& buffer() const { return buffer_; }
     bool eof() const { return eof_; }
-    bool chunks_left() const { return next_ < chunks_.size(); }
-    const std::string& next_chunk() const { return chunks_[next_]; }
+    bool chunks_left() const { return next_ < chunks_->size(); }
+    const std::string& next_chunk() const { return (*chunks_)[next_]; }
     /// What the peer sent that no wait has brought yet.
     std::string unsent() const {
         std::string out;
-        for (std::size_t i = next_; i < chunks_.size(); ++i) {
-            out += chunks_[i];
+        for (std::size_t i = next_; i < chunks_->size(); ++i) {
+            out += (*chunks_)[i];
         }
         return out;
     }
@@ -216,8 +237,8 @@ public:
 
     /// _wait_for_data: the next chunk arrives, or EOF once there is none.
     void wait() {
-        if (next_ < chunks_.size()) {
-            buffer_ += chunks_[next_++];
+        if (next_ < chunks_->size()) {
+            buffer_ += (*chunks_)[next_++];
         } else {
             eof_ = true;
         }
@@ -338,7 +359,7 @@ private:
     }
 
     std::size_t limit_;
-    const std::vector<std::string>& chunks_;
+    const std::vector<std::string>* chunks_;
     std::size_t next_ = 0;
     std::string buffer_;
     bool eof_ = false;
@@ -367,7 +388,7 @@ std::string quoted(std::string_view s) {
     return out + "\"";
 }
 
-std::string describe(const call& c) {
+std::string describe_call(const call& c) {
     switch (c.kind) {
     case call_kind::read_n:
         return "read(" + std::to_string(c.n) + ")";
@@ -394,6 +415,10 @@ std::string describe(const call& c) {
     return "?";
 }
 
+std::string describe(const call& c) {
+    return c.cancelled ? "cancelled " + describe_call(c) : describe_call(c);
+}
+
 std::string describe(const outcome& o) {
     switch (o.what) {
     case outcome::kind::value:
@@ -407,6 +432,8 @@ std::string describe(const outcome& o) {
         return "std::invalid_argument";
     case outcome::kind::out_of_range:
         return "std::out_of_range";
+    case outcome::kind::cancelled:
+        return "aio::cancelled_error";
     }
     return "?";
 }
@@ -474,6 +501,26 @@ aio::awaitable<outcome> perform(aio::stream_reader& reader, const call& c) {
     co_return out;
 }
 
+/// Runs one call in a task of its own and cancels it once it has had one turn of the loop (by
+/// then it has ended, or it waits for bytes).
+aio::awaitable<outcome> perform_cancelled(aio::stream_reader& reader, const call& c) {
+    using namespace std::chrono_literals;
+    aio::task<outcome> t = aio::create_task(perform(reader, c));
+    co_await aio::sleep(0s);
+    t.cancel();
+    bool cancelled = false;
+    outcome out;
+    try {
+        out = co_await t();
+    } catch (const aio::cancelled_error&) {
+        cancelled = true;
+    }
+    if (cancelled) {
+        out = refused(outcome::kind::cancelled);
+    }
+    co_return out;
+}
+
 /// Bytes in the socket's receive queue, not yet read.
 int unread(int fd) {
     int n = 0;
@@ -505,6 +552,37 @@ aio::awaitable<void> feed(int peer, int reader_fd, const std::vector<std::string
     ::shutdown(peer, SHUT_WR);
 }
 
+/// The model's outcome of `c`, which the reader answered with `got`, leaving `held` buffered.
+/// at_eof's poll of the socket may have brought the next chunk or EOF: the model follows when it
+/// brought exactly that (anything else shows as a difference in what is buffered).
+outcome predict(model& m, const call& c, const outcome& got, std::string_view held) {
+    switch (c.kind) {
+    case call_kind::read_n:
+        return m.read(static_cast<std::ptrdiff_t>(c.n));
+    case call_kind::read_all:
+        return m.read(-1);
+    case call_kind::readline:
+        return m.readline();
+    case call_kind::readexactly:
+        return m.readexactly(c.n);
+    case call_kind::readuntil_one:
+    case call_kind::readuntil_any:
+        return m.readuntil(c.separators);
+    case call_kind::at_eof:
+        if (m.buffer().empty() && !m.eof()) {
+            bool brought_next = !held.empty() && m.chunks_left() && held == m.next_chunk();
+            bool brought_eof = held.empty() && got.at_eof && !m.chunks_left();
+            if (brought_next || brought_eof) {
+                m.wait();
+            }
+        }
+        return m.at_eof();
+    case call_kind::consume:
+        return m.consume(c.n);
+    }
+    return {};
+}
+
 aio::awaitable<void> run_scenario(const scenario& sc) {
     int fds[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
@@ -528,47 +606,42 @@ aio::awaitable<void> run_scenario(const scenario& sc) {
     std::string ledger; // what the script took, with what readline dropped, in stream order
     for (std::size_t step = 0; step < sc.script.size(); ++step) {
         const call& c = sc.script[step];
-        bool nothing_arrived = m.buffer().empty() && !m.eof();
-        outcome got = co_await perform(reader, c);
+        outcome got =
+            c.cancelled ? co_await perform_cancelled(reader, c) : co_await perform(reader, c);
+        std::string_view held = reader.buffered();
         outcome expected;
-        switch (c.kind) {
-        case call_kind::read_n:
-            expected = m.read(static_cast<std::ptrdiff_t>(c.n));
-            break;
-        case call_kind::read_all:
-            expected = m.read(-1);
-            break;
-        case call_kind::readline:
-            expected = m.readline();
-            break;
-        case call_kind::readexactly:
-            expected = m.readexactly(c.n);
-            break;
-        case call_kind::readuntil_one:
-        case call_kind::readuntil_any:
-            expected = m.readuntil(c.separators);
-            break;
-        case call_kind::at_eof:
-            // aio's at_eof polls the socket when nothing is buffered: it may have brought the
-            // next chunk (then at_eof is false) or EOF after the last one.
-            if (nothing_arrived && !reader.buffered().empty()) {
-                if (!m.chunks_left() || reader.buffered() != m.next_chunk()) {
-                    mismatch(sc, step,
-                             "at_eof's poll brought " + quoted(reader.buffered()) +
-                                 ", not the next chunk");
-                }
-                m.wait();
-            } else if (nothing_arrived && got.at_eof) {
-                if (m.chunks_left()) {
-                    mismatch(sc, step, "at_eof true with chunks still to come");
-                }
+        if (got.what == outcome::kind::cancelled) {
+            // It consumed nothing: the reader holds the model's bytes and the chunks the call
+            // pulled before it was cancelled (anything else shows in the check of the buffer).
+            while (held.size() > m.buffer().size() && m.chunks_left() &&
+                   held.substr(0, m.buffer().size()) == m.buffer() &&
+                   held.substr(m.buffer().size(), m.next_chunk().size()) == m.next_chunk()) {
                 m.wait();
             }
-            expected = m.at_eof();
-            break;
-        case call_kind::consume:
-            expected = m.consume(c.n);
-            break;
+            expected = got;
+        } else if (c.cancelled) {
+            // Ended before its cancellation. The loop turns it waited through may have let a
+            // read of the socket that an earlier cancelled call left in flight bring one chunk
+            // (or EOF), before the call ran or after it ended.
+            model as_is = m;
+            expected = predict(as_is, c, got, held);
+            model early = m;
+            early.wait();
+            outcome early_expected = predict(early, c, got, held);
+            model late = as_is;
+            late.wait();
+            if (expected == got && as_is.buffer() == held) {
+                m = as_is;
+            } else if (early_expected == got && early.buffer() == held) {
+                m = early;
+                expected = early_expected;
+            } else if (expected == got && late.buffer() == held) {
+                m = late;
+            } else {
+                m = as_is; // the difference is reported below
+            }
+        } else {
+            expected = predict(m, c, got, held);
         }
         if (got != expected) {
             mismatch(sc, step,
