@@ -54,10 +54,11 @@ def cancelled(call):
     return bytes([CANCELLED]) + call
 
 
-def scenario(limit, chunk_sizes, calls, payload):
+def scenario(limit, chunk_sizes, calls, payload, abandon=False):
+    """abandon: the reader is dropped after the script instead of reading the rest."""
     assert 1 <= limit <= 64 and all(1 <= n <= 256 for n in chunk_sizes)
     return (
-        bytes([limit - 1, len(chunk_sizes)])
+        bytes([(limit - 1) | (0x80 if abandon else 0), len(chunk_sizes)])
         + bytes(n - 1 for n in chunk_sizes)
         + bytes([len(calls)])
         + b"".join(calls)
@@ -112,6 +113,9 @@ SEEDS = {
     "cancelled_at_eof": scenario(8, [3], [read_n(3), cancelled(read_all()), at_eof(),
                                           cancelled(readline()), readline(), at_eof()],
                                  b"abcdef"),
+    # The reader dropped while a cancelled call's read of the socket is in flight.
+    "abandoned": scenario(8, [5], [read_n(2), cancelled(readexactly(20))], b"0123456789abcdef",
+                          abandon=True),
     # Empty separators and lists are refused.
     "invalid_separator": scenario(8, [4], [readuntil(b""), readuntil_any(), readuntil_any(b"a", b""),
                                            readline()], b"abc\n"),

@@ -9,7 +9,9 @@
 //
 // The input (every field optional: a short input reads as zeros):
 //
-//   byte      limit: 1 + byte % 64
+//   byte      limit: 1 + byte % 64; bit 7 set: the script ends by dropping the reader (and
+//             with it the connection, maybe while a read of the socket is in flight) instead of
+//             reading the rest
 //   byte      S, then S bytes (S <= 64): the chunk sizes, 1 + byte each, used in turn (cycling)
 //             to cut the payload; S = 0: one chunk per 256 bytes
 //   byte      K, then K calls (K <= 64), each an opcode byte (byte % 9) and its arguments:
@@ -89,6 +91,7 @@ struct call {
 
 struct scenario {
     std::size_t limit = 1;
+    bool abandon = false; // drop the reader after the script instead of reading the rest
     std::vector<std::string> chunks;
     std::vector<call> script;
     std::string payload;
@@ -120,7 +123,9 @@ std::string separator(input& in) {
 scenario decode(const std::uint8_t* data, std::size_t size) {
     input in(data, size);
     scenario sc;
-    sc.limit = 1 + in.byte() % 64;
+    std::uint8_t first = in.byte();
+    sc.limit = 1 + first % 64;
+    sc.abandon = (first & 0x80) != 0;
     std::vector<std::size_t> sizes(std::min<std::size_t>(in.byte(), max_chunk_sizes));
     for (std::size_t& s : sizes) {
         s = 1 + std::size_t(in.byte());
@@ -440,7 +445,8 @@ std::string describe(const outcome& o) {
 
 [[noreturn]] void mismatch(const scenario& sc, std::size_t step, const std::string& what) {
     std::fprintf(stderr, "stream_reader fuzz: mismatch at call %zu: %s\n", step, what.c_str());
-    std::fprintf(stderr, "  limit %zu\n  chunks:", sc.limit);
+    std::fprintf(stderr, "  limit %zu%s\n  chunks:", sc.limit,
+                 sc.abandon ? ", the reader dropped after the script" : "");
     for (const std::string& c : sc.chunks) {
         std::fprintf(stderr, " %s", quoted(c).c_str());
     }
@@ -657,6 +663,19 @@ aio::awaitable<void> run_scenario(const scenario& sc) {
         } else if (got.what == outcome::kind::value || got.what == outcome::kind::incomplete_read) {
             ledger += got.bytes;
         }
+    }
+
+    if (sc.abandon) {
+        // The connection closes with the handles; what it was doing finishes on later turns of
+        // the loop (while the next inputs run), against a transport its operations keep alive.
+        feeder.cancel();
+        try {
+            co_await feeder();
+        } catch (const aio::cancelled_error&) {
+            // it was still waiting for the reader to take a chunk
+        }
+        ::close(peer);
+        co_return;
     }
 
     // The rest: what the reader holds and what it has not pulled yet.
