@@ -67,6 +67,10 @@ def scenario(limit, chunk_sizes, calls, payload, abandon=False):
 
 
 SEEDS = {
+    # Found by the fuzzer: a read of the socket left in flight by a cancelled call, with the
+    # buffer emptied under it, got stale bytes instead of the ones it brought.
+    "cancelled_then_emptied": scenario(16, [3], [cancelled(readline()), cancelled(readline()),
+                                                 read_n(3), read_all()], b"abcXYZ"),
     # Each call kind on lines that fit the limit, one chunk per line.
     "lines": scenario(16, [6], [readline(), readline(), at_eof(), readline(), read_all()],
                       b"hello\nworld\nend\n"),

@@ -726,3 +726,29 @@ AIO_TEST_CASE("a default-constructed reader or writer says it has no connection"
     bool write_refused = aio_test::throws_as<std::logic_error>([&] { w.write("x"); });
     CHECK(write_refused);
 }
+
+// Found by fuzz/stream_reader.cpp
+
+AIO_TEST_CASE("bytes arriving for a cancelled read after the buffer was emptied are kept") {
+    loopback lb = co_await loopback::open();
+    aio::stream_reader reader = lb.served.reader;
+    lb.client.writer.write("abc");
+    aio::task<std::string> line = aio::create_task(reader.readline());
+    while (reader.buffered().size() < 3) { // the readline took "abc" and waits for the rest
+        co_await aio::sleep(1ms);
+    }
+    line.cancel(); // its read of the socket stays in flight
+    bool cancelled = false;
+    try {
+        co_await line();
+    } catch (const aio::cancelled_error&) {
+        cancelled = true;
+    }
+    CHECK(cancelled);
+    std::string abc = co_await reader.read(3); // empties the buffer under the read in flight
+    CHECK(abc == "abc");
+    lb.client.writer.write("XYZ");
+    std::string xyz = co_await reader.readexactly(3);
+    CHECK(xyz == "XYZ"); // was "abc": the read's bytes landed past the end of the emptied buffer
+    lb.server.close();
+}

@@ -435,8 +435,8 @@ private:
         socket_.async_read_some(tail, [self = ref<transport>(this), asked = tail.size()](
                                           const boost::system::error_code& ec, std::size_t n) {
             self->read_pending_ = false;
+            self->received(ec, n); // first: unpinning an emptied buffer moves its tail to 0
             self->rbuf_.pin(false);
-            self->received(ec, n);
             self->drained_ = n < asked;
             if (n == asked && self->read_size_ < max_read) {
                 self->read_size_ *= 2; // the peer sends more than fits: read more at once
