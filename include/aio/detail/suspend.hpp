@@ -345,24 +345,30 @@ private:
 
 struct park_initiation {
     template <class Handler>
-    void operator()(Handler&& handler, waiter* w, bool wake_at_once) const {
+    void operator()(Handler&& handler, waiter* w, bool wake_at_once,
+                    void (*when_parked)(waiter&)) const {
         w->hold(std::forward<Handler>(handler));
         if (wake_at_once) {
             w->wake();
+        } else if (when_parked != nullptr) {
+            when_parked(*w);
         }
     }
 };
 
 /// The operation park() returns: co_awaited directly (Asio's operation path), so parking
-/// creates no coroutine frame and allocates nothing.
+/// creates no coroutine frame and allocates nothing. `when_parked`, if set, is called once the
+/// coroutine is parked: to start what will wake it, when that may complete on another thread
+/// (it must not find the waiter still idle).
 struct park_operation {
     waiter* target;
     bool wake_at_once;
+    void (*when_parked)(waiter&) = nullptr;
 
     template <boost::asio::completion_token_for<void(bool)> Token>
     auto operator()(Token&& token) && {
         return boost::asio::async_initiate<Token, void(bool)>(park_initiation{}, token, target,
-                                                              wake_at_once);
+                                                              wake_at_once, when_parked);
     }
 };
 
