@@ -31,9 +31,8 @@ public:
     elsewhere_sleeper& operator=(const elsewhere_sleeper&) = delete;
 
     /// Starts the timer once the coroutine is parked (its handler may run on another thread).
-    static void start(waiter& w) {
-        auto& self = static_cast<elsewhere_sleeper&>(w);
-        self.timer_.async_wait([&self](boost::system::error_code) { self.wake(); });
+    void on_parked() override {
+        timer_.async_wait([this](boost::system::error_code) { wake(); });
     }
     void on_cancel() override { timer_.cancel(); }
 
@@ -63,30 +62,31 @@ private:
 /// sleep's body.
 inline awaitable<void> sleep_for(std::chrono::nanoseconds d) {
     loop_core* loop = running_loop;
-    auto ex = co_await boost::asio::this_coro::executor;
-    bool on_loop = loop != nullptr &&
-                   &boost::asio::query(ex, boost::asio::execution::context) == &loop->context();
+    std::unique_ptr<elsewhere_sleeper> elsewhere; // on the heap: this frame stays small
+    {
+        auto ex = co_await boost::asio::this_coro::executor;
+        if (loop == nullptr ||
+            &boost::asio::query(ex, boost::asio::execution::context) != &loop->context()) {
+            loop = nullptr;
+            if (d > d.zero()) {
+                elsewhere = std::make_unique<elsewhere_sleeper>(ex, d);
+            }
+        }
+    }
+    bool cancelled = false;
     if (d <= d.zero()) {
         yield_waiter w;
-        bool cancelled = co_await yield_now(w);
-        if (cancelled) {
-            throw cancelled_error();
-        }
-    } else if (on_loop) {
+        cancelled = co_await yield_now(w);
+    } else if (loop != nullptr) {
         sleeper s(loop->deadlines());
         loop->deadlines().add(s, deadline_queue::clock::now() +
                                      std::chrono::ceil<deadline_queue::clock::duration>(d));
-        bool cancelled = co_await park(s);
-        if (cancelled) {
-            throw cancelled_error();
-        }
+        cancelled = co_await park(s);
     } else {
-        // On the heap: this frame stays as small as the deadline queue's sleep needs.
-        auto s = std::make_unique<elsewhere_sleeper>(ex, d);
-        bool cancelled = co_await park_operation{s.get(), false, &elsewhere_sleeper::start};
-        if (cancelled) {
-            throw cancelled_error();
-        }
+        cancelled = co_await park_operation{elsewhere.get(), false, true};
+    }
+    if (cancelled) {
+        throw cancelled_error();
     }
 }
 } // namespace detail
