@@ -242,6 +242,17 @@ TEST_CASE("add_signal_handler replaces an earlier handler of the same signal") {
     CHECK(new_calls == 1);
 }
 
+TEST_CASE("add_signal_handler rejects a number that is no signal's") {
+    aio_test::run([&]() -> aio::awaitable<void> {
+        aio::loop lp = co_await aio::this_loop();
+        CHECK_THROWS_AS(lp.add_signal_handler(0, [] {}), std::invalid_argument);
+        CHECK_THROWS_AS(lp.add_signal_handler(-1, [] {}), std::invalid_argument);
+        CHECK_THROWS_AS(lp.add_signal_handler(1 << 20, [] {}), std::invalid_argument);
+        CHECK_FALSE(lp.remove_signal_handler(1 << 20));
+        co_return;
+    });
+}
+
 TEST_CASE("set_exception_handler replaces the default reporter") {
     aio_test::report_log log;
     stderr_capture capture;

@@ -3,13 +3,18 @@
 
 #include <aio/sleep.hpp>
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include <doctest/doctest.h>
 
 #include <chrono>
 #include <exception>
+#include <future>
 #include <string>
 #include <vector>
 
@@ -92,6 +97,60 @@ TEST_CASE("sleep works in coroutines of another io_context, also run inside a ta
         CHECK(sleep_on_own_context());
         co_return;
     });
+}
+
+TEST_CASE("a sleep in a coroutine of another io_context ends at its cancellation, once") {
+    // The cancellation is emitted by a handler queued behind the coroutine's start: it runs
+    // once the coroutine is parked in the hour-long sleep.
+    boost::asio::io_context other(1);
+    boost::asio::cancellation_signal cancel;
+    auto start = std::chrono::steady_clock::now();
+    bool caught = false;
+    bool slept_after = false;
+    std::exception_ptr failure;
+    boost::asio::co_spawn(
+        other,
+        [&]() -> aio::awaitable<void> {
+            try {
+                co_await aio::sleep(1h);
+            } catch (const aio::cancelled_error&) {
+                caught = true;
+            }
+            co_await aio::sleep(1ms); // delivered once: a later sleep waits normally
+            slept_after = true;
+        },
+        boost::asio::bind_cancellation_slot(cancel.slot(),
+                                            [&](std::exception_ptr e) { failure = e; }));
+    boost::asio::post(other, [&] { cancel.emit(boost::asio::cancellation_type::terminal); });
+    other.run();
+    CHECK(caught);
+    CHECK(slept_after);
+    CHECK_FALSE(failure);
+    CHECK(std::chrono::steady_clock::now() - start < 1min);
+}
+
+TEST_CASE("sleep works in coroutines of a thread pool") {
+    boost::asio::thread_pool pool(2);
+    std::promise<int> done;
+    std::future<int> slept = done.get_future();
+    boost::asio::co_spawn(
+        pool,
+        [&]() -> aio::awaitable<int> {
+            int n = 0;
+            for (; n < 20; ++n) {
+                co_await aio::sleep(1ms);
+            }
+            co_return n;
+        },
+        [&](std::exception_ptr e, int n) {
+            if (e) {
+                done.set_exception(e);
+            } else {
+                done.set_value(n);
+            }
+        });
+    CHECK(slept.get() == 20);
+    pool.join();
 }
 
 AIO_TEST_CASE("a cancelled sleep throws cancelled_error promptly and later awaits work") {

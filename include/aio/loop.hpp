@@ -250,12 +250,12 @@ public:
     /// Runs fn on the loop (not in signal context) each time `signum` arrives; replaces an
     /// earlier handler for it. An exception fn throws is reported; the handler stays. While set
     /// for SIGINT or SIGTERM it also replaces run's default handling (cancelling main) of that
-    /// signal. fn may replace or remove its own handler (the entry holding it is then destroyed
-    /// while it runs: the call runs on a copy kept alive). Throws std::logic_error when the loop
-    /// is closed.
+    /// signal. fn may replace or remove its own handler while it runs (the call goes on with its
+    /// captures alive). Throws std::logic_error when the loop is closed, std::invalid_argument
+    /// when `signum` is not a signal's number (asyncio raises ValueError).
     void add_signal_handler(int signum, std::function<void()> fn) const {
         require_open();
-        core_->add_signal_handler(signum, [fn = std::move(fn)](int) { fn(); });
+        core_->add_signal_handler(signum, std::move(fn));
     }
     /// Removes the handler; false if there was none. The signal then does what it did before
     /// aio handled it: SIGINT and SIGTERM, by default, end the process (a handler removed for

@@ -163,7 +163,7 @@ private:
         for (int signum : {SIGINT, SIGTERM}) {
             if (detail::signal_disposition::is_default(signum)) {
                 core.add_signal_handler(
-                    signum, [this](int s) { on_signal(s); }, true);
+                    signum, [this, signum] { on_signal(signum); }, true);
             }
         }
     }

@@ -9,25 +9,36 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/query.hpp>
-#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
 #include <chrono>
+#include <memory>
 
 namespace aio {
 
 namespace detail {
 
-/// A wait on a timer of the coroutine's own executor, for coroutines not on the running loop.
-inline awaitable<void> wait_elsewhere(std::chrono::nanoseconds d) {
-    boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, d);
-    boost::system::error_code ec;
-    co_await timer.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ec));
-    auto cs = co_await boost::asio::this_coro::cancellation_state;
-    check_cancelled(cs);
-}
+/// A sleep of a coroutine that is not on the running loop: a timer of the coroutine's own
+/// executor, whose handler wakes the parked coroutine. A cancellation cancels the timer: the
+/// coroutine resumes only from the timer's handler, so the timer's wait never outlives the
+/// sleeper. No coroutine of its own and a plain handler: every file that sleeps compiles this.
+class elsewhere_sleeper final : public waiter {
+public:
+    elsewhere_sleeper(const boost::asio::any_io_executor& ex, std::chrono::nanoseconds d)
+        : timer_(ex, d) {}
+    elsewhere_sleeper(const elsewhere_sleeper&) = delete;
+    elsewhere_sleeper& operator=(const elsewhere_sleeper&) = delete;
+
+    /// Starts the timer once the coroutine is parked (its handler may run on another thread).
+    void on_parked() override {
+        timer_.async_wait([this](boost::system::error_code) { wake(); });
+    }
+    void on_cancel() override { timer_.cancel(); }
+
+private:
+    boost::asio::steady_timer timer_;
+};
 
 /// A sleeping await: its deadline in the loop's deadline queue and its parked coroutine, both
 /// in the sleep's frame.
@@ -48,31 +59,34 @@ private:
     deadline_queue& queue_;
 };
 
-/// sleep's body. Other paths than the loop's deadline queue are coroutines of their own, so
-/// that this frame - alive for the whole sleep - holds little more than the sleeper.
+/// sleep's body.
 inline awaitable<void> sleep_for(std::chrono::nanoseconds d) {
     loop_core* loop = running_loop;
-    bool on_loop = false;
-    if (loop != nullptr) {
+    std::unique_ptr<elsewhere_sleeper> elsewhere; // on the heap: this frame stays small
+    {
         auto ex = co_await boost::asio::this_coro::executor;
-        on_loop = &boost::asio::query(ex, boost::asio::execution::context) == &loop->context();
+        if (loop == nullptr ||
+            &boost::asio::query(ex, boost::asio::execution::context) != &loop->context()) {
+            loop = nullptr;
+            if (d > d.zero()) {
+                elsewhere = std::make_unique<elsewhere_sleeper>(ex, d);
+            }
+        }
     }
+    bool cancelled = false;
     if (d <= d.zero()) {
         yield_waiter w;
-        bool cancelled = co_await yield_now(w);
-        if (cancelled) {
-            throw cancelled_error();
-        }
-    } else if (on_loop) {
+        cancelled = co_await yield_now(w);
+    } else if (loop != nullptr) {
         sleeper s(loop->deadlines());
         loop->deadlines().add(s, deadline_queue::clock::now() +
                                      std::chrono::ceil<deadline_queue::clock::duration>(d));
-        bool cancelled = co_await park(s);
-        if (cancelled) {
-            throw cancelled_error();
-        }
+        cancelled = co_await park(s);
     } else {
-        co_await wait_elsewhere(d);
+        cancelled = co_await park_operation{elsewhere.get(), false, true};
+    }
+    if (cancelled) {
+        throw cancelled_error();
     }
 }
 } // namespace detail

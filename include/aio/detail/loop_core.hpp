@@ -169,8 +169,8 @@ public:
     void schedule_start(state_base& s);
 
     // --- signal handlers (loop thread only) ---
-    /// Runs fn(signum) on the loop each time signal `signum` arrives (see signal_handlers).
-    void add_signal_handler(int signum, std::function<void(int)> fn, bool fallback = false) {
+    /// Runs fn() on the loop each time signal `signum` arrives (see signal_handlers).
+    void add_signal_handler(int signum, std::function<void()> fn, bool fallback = false) {
         signals_.add(signum, std::move(fn), fallback);
     }
     /// Removes the handler for `signum`: the signal does again what it did before aio handled

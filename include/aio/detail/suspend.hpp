@@ -173,6 +173,10 @@ public:
     /// What cancellation of the awaiting task does; by default, stop waiting. The await then
     /// resumes and reports the cancellation (see park).
     virtual void on_cancel() { wake(); }
+    /// Called once the coroutine is parked, by a park that asks for it (park_operation's
+    /// tell_parked): to start what will wake it when that may complete on another thread, which
+    /// must not find the waiter still idle.
+    virtual void on_parked() {}
 
     /// The task parked here was cancelled (its parking spot found this waiter): on_cancel(),
     /// if the cancellation got through the coroutine's filters; once woken, the resumption
@@ -345,24 +349,28 @@ private:
 
 struct park_initiation {
     template <class Handler>
-    void operator()(Handler&& handler, waiter* w, bool wake_at_once) const {
+    void operator()(Handler&& handler, waiter* w, bool wake_at_once, bool tell_parked) const {
         w->hold(std::forward<Handler>(handler));
         if (wake_at_once) {
             w->wake();
+        } else if (tell_parked) {
+            w->on_parked();
         }
     }
 };
 
 /// The operation park() returns: co_awaited directly (Asio's operation path), so parking
-/// creates no coroutine frame and allocates nothing.
+/// creates no coroutine frame and allocates nothing. With `tell_parked`, the waiter's
+/// on_parked() is called once the coroutine is parked.
 struct park_operation {
     waiter* target;
     bool wake_at_once;
+    bool tell_parked = false; // in the padding: parking frames keep their size
 
     template <boost::asio::completion_token_for<void(bool)> Token>
     auto operator()(Token&& token) && {
         return boost::asio::async_initiate<Token, void(bool)>(park_initiation{}, token, target,
-                                                              wake_at_once);
+                                                              wake_at_once, tell_parked);
     }
 };
 
