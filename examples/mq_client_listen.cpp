@@ -14,26 +14,14 @@
 #include <aio/streams.hpp>
 
 #include <cstdint>
-#include <cstdio>
 #include <exception>
 #include <iostream>
-#include <random>
 #include <string>
 
 namespace {
 
-void print(const std::string& line) {
-    std::cout << line + '\n' << std::flush;
-}
-
-// uuid.uuid4().hex[:8]
-std::string short_id() {
-    std::random_device rd;
-    std::uniform_int_distribution<std::uint32_t> dist;
-    char hex[9];
-    std::snprintf(hex, sizeof hex, "%08x", dist(rd));
-    return hex;
-}
+using mq::print;
+using mq::short_id;
 
 aio::awaitable<void> amain(mq::options opt) {
     std::string me = short_id();

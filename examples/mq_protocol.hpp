@@ -1,6 +1,6 @@
 // mq_protocol.hpp - the message queue's wire protocol (the book's msgproto.py), shared by
-// mq_server, mq_server_plus, mq_client_listen and mq_client_sender, and the command line they
-// all take.
+// mq_server, mq_server_plus, mq_client_listen and mq_client_sender, with the command line they
+// all take and how they print.
 //
 // A frame is a 4-byte unsigned big-endian length, then that many bytes. A client's first frame
 // names the channel it subscribes to (a sender subscribes to "/null"); then it sends pairs of
@@ -16,9 +16,12 @@
 #include <charconv>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
+#include <iostream>
 #include <map>
 #include <optional>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -75,6 +78,20 @@ inline std::string frame(std::string_view data) {
 inline aio::awaitable<void> send_msg(aio::stream_writer& writer, std::string_view data) {
     writer.write(frame(data));
     co_await writer.drain();
+}
+
+/// print(line, flush=True): one write per line, so that lines never mix.
+inline void print(const std::string& line) {
+    std::cout << line + '\n' << std::flush;
+}
+
+/// A client's name: uuid.uuid4().hex[:8], as the book's clients make theirs.
+inline std::string short_id() {
+    std::random_device rd;
+    std::uniform_int_distribution<std::uint32_t> dist;
+    char hex[9];
+    std::snprintf(hex, sizeof hex, "%08x", dist(rd));
+    return hex;
 }
 
 /// The command line every mq program takes: --host HOST --port PORT and options of its own, each

@@ -30,9 +30,7 @@
 
 namespace {
 
-void print(const std::string& line) {
-    std::cout << line + '\n' << std::flush;
-}
+using mq::print;
 
 std::size_t max_frame = mq::default_max_frame;
 

@@ -48,9 +48,7 @@ namespace {
 using frame_ptr =
     std::shared_ptr<const std::string>; // one framed message, shared by its subscribers
 
-void print(const std::string& line) {
-    std::cout << line + '\n' << std::flush;
-}
+using mq::print;
 
 struct settings {
     std::size_t max_frame = mq::default_max_frame;
