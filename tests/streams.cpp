@@ -136,6 +136,31 @@ AIO_TEST_CASE("readuntil, readexactly and read take what they are asked for") {
     lb.server.close();
 }
 
+AIO_TEST_CASE("fill, buffered and consume parse in place; fill says 0 at EOF") {
+    loopback lb = co_await loopback::open();
+    aio::stream_reader& reader = lb.served.reader;
+    lb.client.writer.write("12:");
+    co_await lb.client.writer.drain();
+    while (reader.buffered().find(':') == std::string_view::npos) {
+        std::size_t got = co_await reader.fill();
+        REQUIRE(got > 0);
+    }
+    CHECK(reader.buffered() == "12:");
+    reader.consume(3);
+    lb.client.writer.write("hello world!");
+    lb.client.writer.close();
+    while (reader.buffered().size() < 12) {
+        REQUIRE(co_await reader.fill() > 0);
+    }
+    CHECK(reader.buffered() == "hello world!");
+    CHECK(co_await reader.fill() == 0); // EOF: nothing more, and the bytes stay
+    CHECK(co_await reader.fill() == 0);
+    CHECK(reader.buffered() == "hello world!");
+    CHECK_THROWS_AS(reader.consume(13), std::out_of_range);
+    reader.consume(12);
+    CHECK(reader.at_eof());
+}
+
 AIO_TEST_CASE("EOF before the separator or the size gives incomplete_read_error with the part") {
     {
         loopback lb = co_await loopback::open();

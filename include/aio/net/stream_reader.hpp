@@ -195,6 +195,24 @@ public:
         t_->buffer().consume(n);
     }
 
+    /// Waits for bytes beyond what buffered() holds now, for a parser that reads in place
+    /// (buffered(), consume(), fill(); asyncio keeps this as StreamReader._wait_for_data):
+    /// returns how many arrived, 0 at EOF (at once if EOF was already seen). One read of the
+    /// socket at most, capped like every read, so a parser bounds memory by consuming.
+    /// Cancellation: throws cancelled_error; what arrived stays buffered. Errors: throws the
+    /// connection's error, as every read does.
+    awaitable<std::size_t> fill() {
+        detail::transport& t = *t_;
+        read_claim claim(t, "fill");
+        rethrow_if_failed(t);
+        if (t.eof()) {
+            co_return 0;
+        }
+        std::size_t before = t.buffer().size();
+        co_await more(t);
+        co_return t.buffer().size() - before;
+    }
+
     /// False for a default-constructed reader.
     explicit operator bool() const noexcept { return static_cast<bool>(t_); }
 
