@@ -499,17 +499,9 @@ private:
     std::size_t send_now(std::string_view data) {
         std::size_t sent = 0;
         while (sent < data.size()) {
-            boost::system::error_code ec;
-            std::size_t n =
-                socket_.write_some(boost::asio::buffer(data.data() + sent, data.size() - sent), ec);
-            if (ec == boost::asio::error::interrupted) {
-                continue;
-            }
-            if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) {
-                break;
-            }
-            if (ec) {
-                lost(ec);
+            boost::asio::const_buffer rest(data.data() + sent, data.size() - sent);
+            std::size_t n = send_gathered(std::span(&rest, 1));
+            if (n == 0) { // the socket takes no more now, or the connection is lost
                 break;
             }
             sent += n;
@@ -520,7 +512,8 @@ private:
     /// How many pieces write_pieces sends in one system call (well under IOV_MAX).
     static constexpr std::size_t gather_max = 64;
 
-    /// One gathering send without waiting; gives how much went out. An error is recorded.
+    /// One gathering send without waiting; gives how much went out: 0 when the socket takes
+    /// nothing now, or on an error, which is recorded (lost()).
     std::size_t send_gathered(std::span<const boost::asio::const_buffer> buffers) {
         for (;;) {
             boost::system::error_code ec;
