@@ -1,0 +1,43 @@
+// peer_server: an aio::http server for tests/http/real_peers.py, which checks it with curl and
+// aiohttp's client. Serves on 127.0.0.1 on a free port (printed in run_app's banner) until
+// SIGTERM, then exits 0.
+//
+//   GET  /                 "root"
+//   GET  /hello/{name}     "Hello, {name}"
+//   POST /echo             the body back (client_max_size: 1 MiB)
+//   POST /json             {"got": <the JSON body>}
+//   GET  /fail             a handler that throws: 500
+#include <aio/http/boost_sources.hpp>
+#include <aio/http/server.hpp>
+
+#include <stdexcept>
+#include <string>
+
+namespace web = aio::http;
+
+int main() {
+    web::application app;
+    app.get("/", [](web::request&) -> aio::awaitable<web::response> {
+        co_return web::response::text("root");
+    });
+    app.get("/hello/{name}", [](web::request& req) -> aio::awaitable<web::response> {
+        co_return web::response::text("Hello, " + std::string(req.match_info("name")));
+    });
+    app.post("/echo", [](web::request& req) -> aio::awaitable<web::response> {
+        std::string body = co_await req.read();
+        co_return web::response::text(std::move(body));
+    });
+    app.post("/json", [](web::request& req) -> aio::awaitable<web::response> {
+        boost::json::value value = co_await req.json();
+        co_return web::response::json({{"got", value}});
+    });
+    app.get("/fail", [](web::request&) -> aio::awaitable<web::response> {
+        throw std::runtime_error("peer_server: /fail fails");
+        co_return web::response();
+    });
+    web::run_app_options options;
+    options.host = "127.0.0.1";
+    options.port = 0;
+    web::run_app(app, options);
+    return 0;
+}

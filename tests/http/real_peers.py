@@ -1,0 +1,162 @@
+"""Checks an aio::http server against real HTTP clients: curl and aiohttp's ClientSession.
+
+    real_peers.py peers PEER_SERVER     tests/http/peer_server: routes, keep-alive, 404, 405,
+                                        413, 400, 500, a chunked upload, JSON
+    real_peers.py example HTTP_HELLO    examples/http_hello: /, /{name}, five requests at once,
+                                        SIGTERM -> exit 0
+
+The server is started on a free port (read from run_app's banner) and stopped with SIGTERM; it
+must exit 0. Exits 77 (skipped) when curl or aiohttp is missing.
+"""
+import asyncio
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+
+try:
+    import aiohttp
+except ImportError:
+    aiohttp = None
+
+SKIP = 77
+
+
+def start(argv):
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    match = re.search(r"http://([^:]+):(\d+)", line)
+    if not match:
+        proc.kill()
+        raise SystemExit(f"no banner from {argv[0]}: {line!r}")
+    return proc, f"http://{match.group(1)}:{match.group(2)}", int(match.group(2))
+
+
+def stop(proc):
+    proc.send_signal(signal.SIGTERM)
+    code = proc.wait(timeout=30)
+    assert code == 0, f"the server exited with {code} after SIGTERM"
+
+
+def curl(*args, data=None):
+    """curl's output; `data` is sent as the body (POST), from stdin."""
+    if data is not None:
+        args = (*args, "--data-binary", "@-")
+    out = subprocess.run(["curl", "-s", "-S", "--max-time", "20", *args], input=data,
+                         capture_output=True, text=True, check=True)
+    return out.stdout
+
+
+def status_and_body(url, *args, data=None):
+    text = curl("-w", "\n%{http_code}", *args, url, data=data)
+    body, _, code = text.rpartition("\n")
+    return int(code), body
+
+
+def raw_exchange(port, data):
+    """Sends raw bytes, returns everything the server sends until it closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as s:
+        s.sendall(data)
+        chunks = []
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+
+
+def check_peers(binary):
+    proc, base, port = start([binary])
+    try:
+        # curl: routes, errors, uploads.
+        assert status_and_body(base + "/") == (200, "root")
+        assert status_and_body(base + "/hello/curl") == (200, "Hello, curl")
+        assert status_and_body(base + "/nowhere")[0] == 404
+        headers = curl("-i", "-X", "DELETE", base + "/hello/x")
+        assert headers.startswith("HTTP/1.1 405"), headers
+        assert re.search(r"(?im)^allow: GET, HEAD\r?$", headers), headers
+        assert status_and_body(base + "/fail")[0] == 500
+        big = "x" * (1024 * 1024 + 1)
+        assert status_and_body(base + "/echo", data=big)[0] == 413
+        upload = "chunked upload " * 1000
+        code, body = status_and_body(base + "/echo", "-H", "Transfer-Encoding: chunked",
+                                     data=upload)
+        assert (code, body) == (200, upload), (code, len(body))
+        code, body = status_and_body(base + "/json", "-H", "Content-Type: application/json",
+                                     data='{"a": [1, 2]}')
+        assert (code, body) == (200, '{"got":{"a":[1,2]}}'), (code, body)
+        # curl reuses one connection for several URLs (keep-alive).
+        verbose = subprocess.run(["curl", "-s", "-v", base + "/", base + "/hello/again"],
+                                 capture_output=True, text=True, check=True)
+        assert verbose.stdout == "rootHello, again", verbose.stdout
+        assert "Re-using existing connection" in verbose.stderr, verbose.stderr
+        # Garbage: 400, then the connection closes.
+        answer = raw_exchange(port, b"THIS IS NOT HTTP\r\n\r\n")
+        assert answer.startswith(b"HTTP/1.1 400"), answer
+        # aiohttp's client.
+        asyncio.run(aiohttp_client(base))
+    finally:
+        stop(proc)
+
+
+async def aiohttp_client(base):
+    async with aiohttp.ClientSession() as session:
+        for _ in range(3):  # one pooled connection, kept alive
+            async with session.get(base + "/hello/aiohttp") as resp:
+                assert resp.status == 200
+                assert await resp.text() == "Hello, aiohttp"
+        async with session.post(base + "/echo", data=b"posted") as resp:
+            assert await resp.read() == b"posted"
+
+        async def chunks():
+            for i in range(5):
+                yield f"piece {i};".encode()
+
+        async with session.post(base + "/echo", data=chunks()) as resp:
+            assert resp.status == 200
+            assert await resp.text() == "".join(f"piece {i};" for i in range(5))
+        async with session.post(base + "/json", json={"k": "v"}) as resp:
+            assert await resp.json() == {"got": {"k": "v"}}
+        async with session.get(base + "/fail") as resp:
+            assert resp.status == 500
+        async with session.put(base + "/") as resp:
+            assert resp.status == 405
+        async with session.post(base + "/echo", data=b"y" * (1024 * 1024 + 1)) as resp:
+            assert resp.status == 413
+
+
+def check_example(binary):
+    proc, base, _ = start([binary, "--port", "0"])
+    try:
+        assert status_and_body(base + "/") == (200, "Hello, world")
+        assert status_and_body(base + "/alice") == (200, "Hello, alice")
+        assert status_and_body(base + "/no/such/page")[0] == 404
+
+        async def five():
+            async with aiohttp.ClientSession() as session:
+                async def fetch(path):
+                    async with session.get(base + path) as resp:
+                        return resp.status, await resp.text()
+                return await asyncio.gather(*(fetch(p) for p in ["/", "/bob", "/carol"]))
+
+        assert asyncio.run(five()) == [(200, "Hello, world"), (200, "Hello, bob"),
+                                       (200, "Hello, carol")]
+    finally:
+        stop(proc)
+
+
+def main():
+    if len(sys.argv) != 3 or sys.argv[1] not in ("peers", "example"):
+        raise SystemExit(__doc__)
+    if shutil.which("curl") is None or aiohttp is None:
+        print("skipped: needs curl and aiohttp")
+        return SKIP
+    (check_peers if sys.argv[1] == "peers" else check_example)(sys.argv[2])
+    print("ok")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
