@@ -212,7 +212,8 @@ private:
                         break;
                     }
                     if (ec && ec != boost::beast::http::error::need_more) {
-                        co_await refuse(ec);
+                        co_await refuse(ec, parser.is_header_done() &&
+                                                parser.get().method() == verb::head);
                         co_return;
                     }
                     if (!ec) {
@@ -246,7 +247,7 @@ private:
         if (!split_target(header.target(), path, query)) {
             co_await send(header.version(),
                           http_error(status::bad_request, "malformed target").to_response(), false,
-                          false);
+                          header.method() == verb::head);
             co_return false;
         }
         request req(header, std::move(path), query, peer_, *this);
@@ -356,15 +357,16 @@ private:
     }
 
     /// Refuses a request whose header does not parse: 413 (declared body too large), 431
-    /// (header too large) or 400, then closes.
-    awaitable<void> refuse(boost::beast::error_code ec) {
+    /// (header too large) or 400, then closes. `head`: the header was read and is a HEAD's, so
+    /// the answer has no body.
+    awaitable<void> refuse(boost::beast::error_code ec, bool head) {
         using boost::beast::http::error;
         status code = ec == error::body_limit     ? status::payload_too_large
                       : ec == error::header_limit ? status::request_header_fields_too_large
                                                   : status::bad_request;
         std::string why = code == status::bad_request ? "Bad Request: " + ec.message()
                                                       : std::string(obsolete_reason(code));
-        co_await send(11, response::text(std::move(why), code), false, false);
+        co_await send(11, response::text(std::move(why), code), false, head);
         writer_.close();
     }
 
