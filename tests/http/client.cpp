@@ -283,12 +283,28 @@ AIO_TEST_CASE("a keep-alive connection the server closed while idle is replaced"
     co_await srv.stop();
 }
 
-/// A responder that holds each request to /wait until `gate` is set.
-responder gated(std::shared_ptr<aio::event> gate, std::shared_ptr<int> waiting) {
-    return [gate, waiting](const received& req, aio::stream_writer& w) -> aio::awaitable<bool> {
+/// Requests held by a gated responder, and the event it sets as each arrives.
+struct held_requests {
+    int count = 0;
+    aio::event arrived;
+    aio::event gate;
+
+    /// Waits until `n` requests are held.
+    aio::awaitable<void> until(int n) {
+        while (count < n) {
+            co_await arrived.wait();
+            arrived.clear();
+        }
+    }
+};
+
+/// A responder that holds each request to /wait until `held->gate` is set.
+responder gated(std::shared_ptr<held_requests> held) {
+    return [held](const received& req, aio::stream_writer& w) -> aio::awaitable<bool> {
         if (req.target == "/wait") {
-            ++*waiting;
-            co_await gate->wait();
+            ++held->count;
+            held->arrived.set();
+            co_await held->gate.wait();
         }
         w.write(reply("200 OK", req.target));
         co_return true;
@@ -302,9 +318,8 @@ aio::awaitable<std::string> fetch(http::client_session& session, std::string url
 }
 
 AIO_TEST_CASE("limit: requests past it wait for a connection, then reuse it") {
-    auto gate = std::make_shared<aio::event>();
-    auto waiting = std::make_shared<int>(0);
-    test_server srv = co_await test_server::start(gated(gate, waiting));
+    auto held = std::make_shared<held_requests>();
+    test_server srv = co_await test_server::start(gated(held));
     http::client_session_options limit_two;
     limit_two.limit = 2;
     http::client_session session(limit_two);
@@ -312,12 +327,12 @@ AIO_TEST_CASE("limit: requests past it wait for a connection, then reuse it") {
     for (int i = 0; i < 3; ++i) {
         tasks.push_back(aio::create_task(fetch(session, srv.url("/wait"))));
     }
-    co_await aio_test::yield_until(*waiting, 2);
-    CHECK(*waiting == 2);
+    co_await held->until(2);
+    CHECK(held->count == 2);
     CHECK(srv.log->connections == 2);
     CHECK(session.connection_count() == 2);
     CHECK(!tasks[2].done());
-    gate->set();
+    held->gate.set();
     for (auto& t : tasks) {
         std::string body = co_await t();
         CHECK(body == "/wait");
@@ -329,22 +344,21 @@ AIO_TEST_CASE("limit: requests past it wait for a connection, then reuse it") {
 }
 
 AIO_TEST_CASE("limit_per_host: one host's requests wait, another host's go through") {
-    auto gate = std::make_shared<aio::event>();
-    auto waiting = std::make_shared<int>(0);
-    test_server a = co_await test_server::start(gated(gate, waiting));
+    auto held = std::make_shared<held_requests>();
+    test_server a = co_await test_server::start(gated(held));
     test_server b = co_await test_server::start(always(reply("200 OK", "b")));
     http::client_session_options one_per_host;
     one_per_host.limit_per_host = 1;
     http::client_session session(one_per_host);
     aio::task<std::string> first = aio::create_task(fetch(session, a.url("/wait")));
     aio::task<std::string> second = aio::create_task(fetch(session, a.url("/wait")));
-    co_await aio_test::yield_until(*waiting, 1);
+    co_await held->until(1);
     std::string other = co_await fetch(session, b.url("/"));
     CHECK(other == "b");
-    CHECK(*waiting == 1);
+    CHECK(held->count == 1);
     CHECK(a.log->connections == 1);
     CHECK(!second.done());
-    gate->set();
+    held->gate.set();
     std::string r1 = co_await first();
     std::string r2 = co_await second();
     CHECK(r1 == "/wait");
@@ -574,7 +588,6 @@ AIO_TEST_CASE("cancelling a request closes its connection; the next one opens a 
         });
     http::client_session session;
     aio::task<std::string> t = aio::create_task(fetch(session, srv.url("/")));
-    co_await aio_test::yield_until(*reinterpret_cast<const int*>(&srv.log->connections), 1);
     while (srv.log->requests.empty()) {
         co_await aio::sleep(0s);
     }
