@@ -189,6 +189,9 @@ private:
             } else {
                 got = co_await r.fill();
             }
+        } catch (const aio::cancelled_error&) {
+            lease_.discard(); // half-read: never back to the pool
+            throw;
         } catch (const aio::timeout_error&) {
             lease_.discard();
             throw client_timeout_error(which, url_);
