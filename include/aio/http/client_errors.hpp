@@ -3,6 +3,8 @@
 
 #include <aio/error.hpp>
 
+#include <boost/system/error_code.hpp>
+
 #include <cstdint>
 #include <stdexcept>
 #include <string>

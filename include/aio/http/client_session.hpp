@@ -24,6 +24,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -48,6 +49,8 @@ namespace aio::http {
 /// (the server closed before answering), malformed_response_error (Beast rejected the
 /// response, or a header limit), too_many_redirects, client_response_error (raise_for_status),
 /// client_timeout_error (an aio::timeout_error naming the timeout and the URL).
+/// The session must outlive the requests it is running (close() it once they are done, as an
+/// aiohttp session is closed); responses may outlive it.
 /// Cancellation of a request: throws cancelled_error; the request's connection is closed (the
 /// server sees EOF), never returned to the pool, and its slot in the limits freed.
 class client_session {
@@ -79,37 +82,37 @@ public:
     /// A redirect response's connection goes back to the pool if its body had arrived, else it
     /// is closed. A keep-alive connection the server closed while idle is retried once on a new
     /// connection for idempotent methods (aiohttp does the same).
-    awaitable<client_response> request(std::string_view method, std::string_view url,
+    awaitable<client_response> request(std::string method, std::string url,
                                        request_options options = {});
 
     /// session.get(url, ...): request("GET", ...).
-    awaitable<client_response> get(std::string_view url, request_options options = {}) {
-        return request("GET", url, std::move(options));
+    awaitable<client_response> get(std::string url, request_options options = {}) {
+        return request("GET", std::move(url), std::move(options));
     }
     /// session.post(url, ...): request("POST", ...).
-    awaitable<client_response> post(std::string_view url, request_options options = {}) {
-        return request("POST", url, std::move(options));
+    awaitable<client_response> post(std::string url, request_options options = {}) {
+        return request("POST", std::move(url), std::move(options));
     }
     /// session.put(url, ...): request("PUT", ...).
-    awaitable<client_response> put(std::string_view url, request_options options = {}) {
-        return request("PUT", url, std::move(options));
+    awaitable<client_response> put(std::string url, request_options options = {}) {
+        return request("PUT", std::move(url), std::move(options));
     }
     /// session.patch(url, ...): request("PATCH", ...).
-    awaitable<client_response> patch(std::string_view url, request_options options = {}) {
-        return request("PATCH", url, std::move(options));
+    awaitable<client_response> patch(std::string url, request_options options = {}) {
+        return request("PATCH", std::move(url), std::move(options));
     }
     /// session.delete(url, ...) (a C++ keyword, hence the name): request("DELETE", ...).
-    awaitable<client_response> del(std::string_view url, request_options options = {}) {
-        return request("DELETE", url, std::move(options));
+    awaitable<client_response> del(std::string url, request_options options = {}) {
+        return request("DELETE", std::move(url), std::move(options));
     }
     /// session.head(url, ...): request("HEAD", ...); allow_redirects as given (aiohttp's
     /// head() defaults it to false: pass it so to match).
-    awaitable<client_response> head(std::string_view url, request_options options = {}) {
-        return request("HEAD", url, std::move(options));
+    awaitable<client_response> head(std::string url, request_options options = {}) {
+        return request("HEAD", std::move(url), std::move(options));
     }
     /// session.options(url, ...): request("OPTIONS", ...).
-    awaitable<client_response> options(std::string_view url, request_options options = {}) {
-        return request("OPTIONS", url, std::move(options));
+    awaitable<client_response> options(std::string url, request_options options = {}) {
+        return request("OPTIONS", std::move(url), std::move(options));
     }
 
     /// `await session.close()`: closes the idle connections now; the ones in use close when
@@ -155,14 +158,23 @@ namespace detail {
 inline bool is_redirect(unsigned status) {
     return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }
+/// A header a caller gives: no CR, LF or NUL that would end it early and smuggle another.
+inline void check_header(std::string_view name, std::string_view value) {
+    auto bad = [](std::string_view text) {
+        return text.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
+    };
+    if (name.empty() || bad(name) || bad(value)) {
+        throw std::invalid_argument("aio::http: invalid header '" + std::string(name) + "'");
+    }
+}
 inline bool is_idempotent(std::string_view method) {
     return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "PUT" ||
            method == "DELETE" || method == "TRACE";
 }
 } // namespace detail
 
-inline awaitable<client_response>
-client_session::request(std::string_view method, std::string_view url, request_options options) {
+inline awaitable<client_response> client_session::request(std::string method, std::string url,
+                                                          request_options options) {
     if (pool_->closed()) {
         throw client_connection_error("aio::http: the session is closed");
     }
@@ -172,14 +184,16 @@ client_session::request(std::string_view method, std::string_view url, request_o
         deadline = std::chrono::steady_clock::now() + *timeouts.total;
     }
     outgoing out;
-    out.method = std::string(method);
+    out.method = std::move(method);
     std::transform(out.method.begin(), out.method.end(), out.method.begin(),
                    [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
     out.target = detail::request_target::parse(url, options.params);
     for (const auto& [name, value] : options_.headers) {
+        detail::check_header(name, value);
         out.headers.set(name, value);
     }
     for (const auto& [name, value] : options.headers) {
+        detail::check_header(name, value);
         out.headers.erase(name);
     }
     for (const auto& [name, value] : options.headers) {
@@ -289,14 +303,17 @@ client_session::connect(const detail::endpoint& to, const std::string& url,
         detail::pooled_connection c = co_await pool->acquire_slow(to, key);
         co_return detail::connection_lease(pool, std::move(c));
     };
+    detail::connection_lease lease;
     if (!when) {
-        co_return co_await work();
+        lease = co_await work();
+        co_return lease;
     }
     try {
-        co_return co_await aio::timeout_at(*when, std::move(work));
+        lease = co_await aio::timeout_at(*when, std::move(work));
     } catch (const aio::timeout_error&) {
         throw client_timeout_error(which, url);
     }
+    co_return lease;
 }
 
 inline void client_session::set_body(outgoing& out, request_options& options) const {

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <iterator>
 #include <list>
 #include <memory>
 #include <optional>
@@ -47,20 +48,8 @@ public:
                     std::chrono::steady_clock::duration keepalive)
         : limit_(limit), limit_per_host_(limit_per_host), keepalive_(keepalive) {}
 
-    /// A connection to `to`: an idle one if there is one still open, else a new one once the
-    /// limits allow (waiting in line, first come first served, while they do not). Throws
-    /// client_connector_error if connecting fails, client_connection_error if the session is
-    /// closed. Cancellation: stops waiting or connecting (the half-made connection is closed,
-    /// its slot given to the next in line) and throws cancelled_error.
-    awaitable<pooled_connection> acquire(const endpoint& to) {
-        std::string key = to.key();
-        if (std::optional<pooled_connection> idle = take_idle(key)) {
-            co_return std::move(*idle);
-        }
-        co_return co_await acquire_slow(to, std::move(key));
-    }
-
-    /// The fast path of acquire(): an idle connection to `key`, without waiting.
+    /// An idle connection to `key` still open, without waiting (the most recently used
+    /// first); nullopt if none. Throws client_connection_error if the pool is closed.
     std::optional<pooled_connection> take_idle(const std::string& key) {
         check_open();
         auto it = idle_.find(key);
@@ -85,8 +74,11 @@ public:
         return std::nullopt;
     }
 
-    /// The slow path: waits for the limits to allow, then connects (or takes a connection handed
-    /// over by a release while it waited).
+    /// A new connection to `to` once the limits allow (waiting in line, first come first
+    /// served, while they do not) - or a connection handed over by a release while it waited.
+    /// Throws client_connector_error if connecting fails, client_connection_error if the pool
+    /// is closed. Cancellation: stops waiting or connecting (the half-made connection is
+    /// closed, its slot given to the next in line) and throws cancelled_error.
     awaitable<pooled_connection> acquire_slow(endpoint to, std::string key) {
         check_open();
         close_expired();
