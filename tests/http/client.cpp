@@ -128,6 +128,13 @@ responder never_answers() {
     return [](const received&, aio::stream_writer&) -> aio::awaitable<bool> { co_return true; };
 }
 
+/// GET `url` and read the body.
+aio::awaitable<std::string> fetch(http::client_session& session, std::string url) {
+    http::client_response resp = co_await session.get(url);
+    std::string body = co_await resp.text();
+    co_return body;
+}
+
 } // namespace
 
 AIO_TEST_CASE("GET: status, reason, headers, text; the request line and Host") {
@@ -280,6 +287,22 @@ AIO_TEST_CASE("keep-alive: read responses return their connection; Connection: c
     co_await srv.stop();
 }
 
+AIO_TEST_CASE("an idle connection past keepalive_timeout is closed, not reused") {
+    test_server srv(always(reply("200 OK", "x")));
+    co_await srv.listen();
+    http::client_session_options brief;
+    brief.keepalive_timeout = std::chrono::nanoseconds(1);
+    http::client_session session(brief);
+    std::string a = co_await fetch(session, srv.url("/"));
+    CHECK(session.idle_connection_count() == 1);
+    std::string b = co_await fetch(session, srv.url("/"));
+    CHECK(b == "x");
+    CHECK(srv.log->connections == 2);
+    co_await srv.log->eof_seen.wait(); // the expired one was closed
+    co_await session.close();
+    co_await srv.stop();
+}
+
 AIO_TEST_CASE("a keep-alive connection the server closed while idle is replaced") {
     test_server srv([](const received&, aio::stream_writer& w) -> aio::awaitable<bool> {
         w.write(reply("200 OK", "x")); // keep-alive as far as the client knows
@@ -323,12 +346,6 @@ responder gated(std::shared_ptr<held_requests> held) {
         w.write(reply("200 OK", req.target));
         co_return true;
     };
-}
-
-aio::awaitable<std::string> fetch(http::client_session& session, std::string url) {
-    http::client_response resp = co_await session.get(url);
-    std::string body = co_await resp.text();
-    co_return body;
 }
 
 AIO_TEST_CASE("limit: requests past it wait for a connection, then reuse it") {
