@@ -615,6 +615,83 @@ AIO_TEST_CASE("sock_read and total timeouts throw client_timeout_error naming th
     co_await srv.stop();
 }
 
+AIO_TEST_CASE("the total timeout covers the body; connect covers waiting for the pool") {
+    auto held = std::make_shared<held_requests>();
+    test_server srv([held](const received& req, aio::stream_writer& w) -> aio::awaitable<bool> {
+        if (req.target == "/stall") {
+            w.write("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n12345");
+        } else {
+            ++held->count;
+            held->arrived.set();
+        }
+        co_return true; // never answers /hold, never finishes /stall
+    });
+    co_await srv.listen();
+    http::client_session_options one;
+    one.limit = 1;
+    http::client_session session(one);
+    http::request_options short_total;
+    short_total.timeout = http::client_timeout{};
+    short_total.timeout->total = 30ms;
+    http::client_response stalled = co_await session.get(srv.url("/stall"), short_total);
+    std::string which;
+    try {
+        co_await stalled.read();
+    } catch (const http::client_timeout_error& e) {
+        which = e.which();
+    }
+    CHECK(which == "total");
+    co_await srv.log->eof_seen.wait();
+    CHECK(session.connection_count() == 0);
+
+    aio::task<std::string> holder = aio::create_task(fetch(session, srv.url("/hold")));
+    co_await held->until(1);
+    http::request_options short_connect;
+    short_connect.timeout = http::client_timeout{};
+    short_connect.timeout->connect = 20ms;
+    try {
+        co_await session.get(srv.url("/other"), short_connect);
+    } catch (const http::client_timeout_error& e) {
+        which = e.which();
+    }
+    CHECK(which == "connect");
+    CHECK(session.connection_count() == 1);
+    holder.cancel();
+    bool cancelled = co_await co_throws_as<aio::cancelled_error>(holder());
+    CHECK(cancelled);
+    CHECK(session.connection_count() == 0);
+    co_await session.close();
+    co_await srv.stop();
+}
+
+AIO_TEST_CASE("a request cancelled while waiting for the pool leaves the line") {
+    auto held = std::make_shared<held_requests>();
+    test_server srv(gated(held));
+    co_await srv.listen();
+    http::client_session_options one;
+    one.limit = 1;
+    http::client_session session(one);
+    aio::task<std::string> first = aio::create_task(fetch(session, srv.url("/wait")));
+    co_await held->until(1);
+    aio::task<std::string> second = aio::create_task(fetch(session, srv.url("/wait")));
+    aio::task<std::string> third = aio::create_task(fetch(session, srv.url("/third")));
+    while (session.waiting_request_count() < 2) {
+        co_await aio::sleep(0s);
+    }
+    second.cancel();
+    bool cancelled = co_await co_throws_as<aio::cancelled_error>(second());
+    CHECK(cancelled);
+    held->gate.set();
+    std::string a = co_await first();
+    std::string c = co_await third();
+    CHECK(a == "/wait");
+    CHECK(c == "/third");
+    CHECK(srv.log->requests.size() == 2);
+    CHECK(srv.log->connections == 1);
+    co_await session.close();
+    co_await srv.stop();
+}
+
 AIO_TEST_CASE("cancelling a request closes its connection; the next one opens a new one") {
     auto answer = std::make_shared<bool>(false);
     test_server srv([answer](const received&, aio::stream_writer& w) -> aio::awaitable<bool> {

@@ -128,6 +128,8 @@ public:
     /// Connections open now (in use, idle, or being connected), and those idle.
     std::size_t connection_count() const noexcept { return pool_->size(); }
     std::size_t idle_connection_count() const noexcept { return pool_->idle(); }
+    /// Requests waiting for a connection because the limits are reached.
+    std::size_t waiting_request_count() const noexcept { return pool_->waiting(); }
 
     const client_session_options& session_options() const noexcept { return options_; }
 

@@ -164,6 +164,8 @@ public:
     /// Connections counted against the limit (in use, idle, connecting).
     std::size_t size() const noexcept { return total_; }
     std::size_t idle() const noexcept { return idle_count_; }
+    /// Requests waiting in line for a connection.
+    std::size_t waiting() const noexcept { return waiters_.size(); }
 
 private:
     /// A request waiting for the limits: woken with a connection handed over, or with a slot
