@@ -23,6 +23,8 @@
 # 50 connections, 64-byte and 4 KiB messages, against bench/aio_echo_server on aio's streams,
 # bench/raw_echo_server and the Python streams peers); HTTP
 # hello (wrk against bench/aio_hello_server on aio's HTTP layer, bench/raw_hello_server and aiohttp);
+# HTTP client (bench/aio_http_client, aio::http::client_session, against aiohttp's ClientSession
+# in bench/peers/http_client.py: 64 requests in flight to bench/raw_hello_server);
 # compile time (bench/compile/with_aio.cpp, which includes <aio/aio.hpp>, and
 # with_aio_task.cpp, which includes only what running one task needs, each against
 # with_raw_asio.cpp); the message queue (bench/mq_load: 1 publisher to 4 subscribers through
@@ -217,6 +219,25 @@ run_http() {
     stop_server
 }
 
+# run_http_client IMPL: the HTTP client row: the client (aio's or aiohttp's, 64 requests in
+# flight) against raw_hello_server; records the client's rate and peak RSS.
+run_http_client() {
+    local impl=$1 line
+    start_server "$bin/raw_hello_server" $((port + 1))
+    case $impl in
+    aio) line=$("$bin/aio_http_client" "$port" "$seconds" 64) ;;
+    aiohttp) line=$("$python" bench/peers/http_client.py "$port" "$seconds" 64) ;;
+    aiohttp-uvloop) line=$("$python" bench/peers/http_client.py "$port" "$seconds" 64 --uvloop) ;;
+    esac
+    echo "$line" >&2
+    if [[ $(field errors "$line") != 0 ]]; then
+        echo "compare.sh: HTTP client errors with $impl" >&2
+        exit 1
+    fi
+    record http_client "$impl" "$(field rate "$line")" "$(field peak_rss_kb "$line")"
+    stop_server
+}
+
 compile_seconds() {
     local start end
     start=$(date +%s.%N)
@@ -295,6 +316,14 @@ if $have_wrk && wants http_hello; then
     done
 fi
 
+client_impls=(aio)
+[[ -n $python ]] && client_impls=(aiohttp aiohttp-uvloop aio)
+for _ in $(seq "$echo_rounds"); do
+    for impl in "${client_impls[@]}"; do
+        run_http_client "$impl"
+    done
+done
+
 # Two compile rows share the raw Asio side: compile (with_aio.cpp) and compile_task
 # (with_aio_task.cpp).
 compile_rounds=$echo_rounds
@@ -370,6 +399,7 @@ awk -v ratios="$ratios" '
         target["echo_4k"] = ">= 1.0x raw, >= 1.5x uvloop"
         target["mq_fanout"] = ">= 5x uvloop"
         target["http_hello"] = ">= 0.95x raw Beast, >= 3x aiohttp-uvloop"
+        target["http_client"] = ">= 3x aiohttp"
         target["compile"] = "<= 1.2x raw time"
         target["compile_task"] = "<= 1.2x raw time"
         print "| row | asyncio | uvloop | raw Asio | aio | aio/raw | aio/uvloop | aio/asyncio | peak RSS MB (asyncio/uvloop/raw/aio) | target |"
@@ -378,6 +408,7 @@ awk -v ratios="$ratios" '
             row = order[i]
             py = "asyncio"; uv = "uvloop"; raw = "raw-asio"
             if (row == "http_hello") { py = "aiohttp"; uv = "aiohttp-uvloop"; raw = "raw-beast" }
+            if (row == "http_client") { py = "aiohttp"; uv = "aiohttp-uvloop" }
             if (row ~ /^compile/) { raw = "raw_asio" }
             a = rate(row, "aio")
             if (row ~ /^compile/) {

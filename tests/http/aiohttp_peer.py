@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""aio::http's client against a real peer: an aiohttp server.
+
+    python3 aiohttp_peer.py PATH_TO_aio_http_tests
+
+Starts an aiohttp server on a free port of 127.0.0.1, then runs the test cases of
+tests/http/aiohttp_peer.cpp ("aiohttp peer: ...") with AIO_HTTP_PEER_URL set to it, and exits
+with their status. Exits 77 (ctest's skip) when aiohttp is not installed.
+"""
+import asyncio
+import os
+import sys
+
+try:
+    from aiohttp import web
+except ImportError:
+    print("aiohttp_peer.py: aiohttp is not installed: skipped", file=sys.stderr)
+    sys.exit(77)
+
+
+def make_app():
+    transports = set()
+    app = web.Application()
+
+    async def hello(request):
+        transports.add(id(request.transport))
+        return web.Response(text="Hello, world")
+
+    async def connections(request):
+        transports.add(id(request.transport))
+        return web.Response(text=str(len(transports)))
+
+    async def echo_json(request):
+        return web.json_response({"got": await request.json(), "method": request.method})
+
+    async def redirect(request):
+        n = int(request.match_info["n"])
+        if n == 0:
+            return web.Response(text="done")
+        raise web.HTTPFound(f"/redirect/{n - 1}")
+
+    async def see_other(request):
+        raise web.HTTPSeeOther("/method")
+
+    async def method(request):
+        body = await request.read()
+        return web.Response(text=f"{request.method} {len(body)}")
+
+    async def chunked(request):
+        resp = web.StreamResponse()
+        resp.enable_chunked_encoding()
+        await resp.prepare(request)
+        for i in range(3):
+            await resp.write(f"chunk{i};".encode())
+        await resp.write_eof()
+        return resp
+
+    async def slow(request):
+        await asyncio.sleep(3600)
+        return web.Response(text="late")
+
+    async def status(request):
+        return web.Response(status=int(request.match_info["code"]), text="status")
+
+    app.router.add_get("/hello", hello)
+    app.router.add_get("/connections", connections)
+    app.router.add_post("/json", echo_json)
+    app.router.add_get("/redirect/{n}", redirect)
+    app.router.add_post("/see-other", see_other)
+    app.router.add_route("*", "/method", method)
+    app.router.add_get("/chunked", chunked)
+    app.router.add_get("/slow", slow)
+    app.router.add_get("/status/{code}", status)
+    return app
+
+
+async def main(tests):
+    runner = web.AppRunner(make_app(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    env = dict(os.environ, AIO_HTTP_PEER_URL=f"http://127.0.0.1:{port}")
+    proc = await asyncio.create_subprocess_exec(
+        tests, "--no-skip", "--test-case=aiohttp peer:*", env=env
+    )
+    code = await proc.wait()
+    await runner.cleanup()
+    return code
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        print(__doc__, file=sys.stderr)
+        sys.exit(2)
+    sys.exit(asyncio.run(main(sys.argv[1])))
