@@ -410,7 +410,7 @@ responder redirector() {
         const std::string& t = req.target;
         if (t.rfind("/chain/", 0) == 0) {
             int n = std::stoi(t.substr(7));
-            w.write(n == 0 ? reply("200 OK", "end")
+            w.write(n == 0 ? reply("200 OK", req.method == "HEAD" ? "" : "end")
                            : reply("302 Found", "",
                                    "Location: /chain/" + std::to_string(n - 1) + "\r\n"));
         } else if (t == "/loop") {
@@ -445,6 +445,16 @@ AIO_TEST_CASE("redirects: a chain is followed, history kept; allow_redirects=fal
     http::client_response stopped = co_await session.get(srv.url("/chain/1"), no_redirects);
     CHECK(stopped.status() == 302);
     CHECK(stopped.headers()["Location"] == "/chain/0");
+    stopped.release();
+    http::client_response head = co_await session.head(srv.url("/chain/1")); // as aiohttp's
+    CHECK(head.status() == 302);
+    head.release();
+    http::request_options follow;
+    follow.allow_redirects = true;
+    http::client_response followed = co_await session.head(srv.url("/chain/1"), follow);
+    CHECK(followed.status() == 200);
+    CHECK(followed.history().size() == 1);
+    followed.release();
     co_await session.close();
     co_await srv.stop();
 }

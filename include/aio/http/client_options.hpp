@@ -64,8 +64,9 @@ struct request_options {
     std::optional<std::string> text{};
     std::optional<name_value_list> form{};
     std::optional<boost::json::value> json{};
-    /// Follow 301, 302, 303, 307 and 308 (aiohttp's allow_redirects, true).
-    bool allow_redirects = true;
+    /// Follow 301, 302, 303, 307 and 308 (aiohttp's allow_redirects). Unset: true, but false
+    /// for head(), as aiohttp's defaults are.
+    std::optional<bool> allow_redirects{};
     /// Redirects followed at most, then too_many_redirects (aiohttp's max_redirects, 10).
     std::size_t max_redirects = 10;
     /// This request's timeouts instead of the session's.

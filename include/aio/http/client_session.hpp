@@ -105,9 +105,10 @@ public:
     awaitable<client_response> del(std::string url, request_options options = {}) {
         return request("DELETE", std::move(url), std::move(options));
     }
-    /// session.head(url, ...): request("HEAD", ...); allow_redirects as given (aiohttp's
-    /// head() defaults it to false: pass it so to match).
+    /// session.head(url, ...): request("HEAD", ...), following no redirect unless
+    /// options.allow_redirects says so (aiohttp's head() defaults it to false).
     awaitable<client_response> head(std::string url, request_options options = {}) {
+        options.allow_redirects = options.allow_redirects.value_or(false);
         return request("HEAD", std::move(url), std::move(options));
     }
     /// session.options(url, ...): request("OPTIONS", ...).
@@ -208,7 +209,8 @@ inline awaitable<client_response> client_session::request(std::string method, st
     for (;;) {
         client_response resp = co_await send_once(out, timeouts, deadline);
         std::string_view location = resp.headers()[boost::beast::http::field::location];
-        if (!options.allow_redirects || !detail::is_redirect(resp.status()) || location.empty()) {
+        if (!options.allow_redirects.value_or(true) || !detail::is_redirect(resp.status()) ||
+            location.empty()) {
             resp.history_ = std::move(history);
             if (raise) {
                 resp.raise_for_status();
