@@ -509,3 +509,21 @@ TEST_CASE("two loops serve one port (reuse_port), each with its own connections"
     CHECK(aio_test::throws_as<aio::cancelled_error>(serve_both));
     CHECK(answered.load() == 3);
 }
+
+AIO_TEST_CASE("an idle keep-alive connection closes after keepalive_timeout; HTTP/1.0 closes") {
+    http::server_options options;
+    options.keepalive_timeout = 100ms;
+    http::server srv = co_await http::start_server(sample_app(), "127.0.0.1", 0, options);
+    client c = co_await client::open(srv);
+    answer a = co_await c.ask(get("/"));
+    CHECK(a.keep_alive());
+    std::string rest = co_await aio::wait_for(c.streams.reader.read(), 10s);
+    CHECK(rest.empty()); // closed by the server, without a word
+    client old = co_await client::open(srv);
+    answer b = co_await old.ask("GET /hello/old HTTP/1.0\r\n\r\n");
+    CHECK(b.version() == 10);
+    CHECK(b.body() == "Hello, old");
+    bool closed = co_await old.closed_by_server();
+    CHECK(closed);
+    srv.close();
+}
