@@ -126,7 +126,7 @@ http::application sample_app() {
 
 } // namespace
 
-AIO_TEST_CASE("routes answer with their handler; path parameters come decoded") {
+AIO_TEST_CASE("routes answer with their handler and path parameters come decoded") {
     http::server srv = co_await http::start_server(sample_app(), "127.0.0.1", 0);
     client c = co_await client::open(srv);
     answer a = co_await c.ask(get("/"));
@@ -154,7 +154,7 @@ AIO_TEST_CASE("routes answer with their handler; path parameters come decoded") 
     srv.close();
 }
 
-AIO_TEST_CASE("an unknown path gets 404; a known path with another method 405 with Allow") {
+AIO_TEST_CASE("an unknown path gets 404 and a known path with another method 405 with Allow") {
     http::server srv = co_await http::start_server(sample_app(), "127.0.0.1", 0);
     client c = co_await client::open(srv);
     answer missing = co_await c.ask(get("/nowhere"));
@@ -202,7 +202,7 @@ AIO_TEST_CASE("a body past client_max_size gets 413 and the connection closes") 
     srv.close();
 }
 
-AIO_TEST_CASE("garbage gets 400 and a closed connection; a huge header 431") {
+AIO_TEST_CASE("garbage gets 400 and a closed connection and a huge header 431") {
     http::server_options options;
     options.max_header_size = 1024;
     http::server srv = co_await http::start_server(sample_app(), "127.0.0.1", 0, options);
@@ -219,7 +219,7 @@ AIO_TEST_CASE("garbage gets 400 and a closed connection; a huge header 431") {
     srv.close();
 }
 
-TEST_CASE("a handler's exception becomes a 500, is reported, and the connection goes on") {
+TEST_CASE("a handler's exception becomes a 500 that is reported and the connection goes on") {
     aio_test::report_log log;
     aio_test::run([&]() -> aio::awaitable<void> {
         log.install(co_await aio::this_loop());
@@ -236,7 +236,7 @@ TEST_CASE("a handler's exception becomes a 500, is reported, and the connection 
     CHECK(aio::describe(log.entries[0].exception).find("the handler failed") != std::string::npos);
 }
 
-AIO_TEST_CASE("keep-alive: two requests on one connection; Connection: close is honoured") {
+AIO_TEST_CASE("keep-alive serves two requests on one connection and honours Connection: close") {
     http::server srv = co_await http::start_server(sample_app(), "127.0.0.1", 0);
     client c = co_await client::open(srv);
     answer a = co_await c.ask(get("/hello/a"));
@@ -277,7 +277,7 @@ AIO_TEST_CASE("pipelined requests are answered in order") {
     srv.close();
 }
 
-AIO_TEST_CASE("a chunked upload is read whole, or piece by piece with chunks()") {
+AIO_TEST_CASE("a chunked upload is read whole or piece by piece with chunks()") {
     http::application app;
     app.post("/echo", [](http::request& req) -> aio::awaitable<http::response> {
         std::string body = co_await req.text();
@@ -340,7 +340,7 @@ AIO_TEST_CASE("a streamed response goes out in chunks as the generator yields (S
     srv.close();
 }
 
-AIO_TEST_CASE("middlewares run outermost first, and see 404s") {
+AIO_TEST_CASE("middlewares run outermost first and see 404s") {
     auto trail = std::make_shared<std::vector<std::string>>();
     http::application app;
     app.get("/", [trail](http::request&) -> aio::awaitable<http::response> {
@@ -385,7 +385,8 @@ AIO_TEST_CASE("middlewares run outermost first, and see 404s") {
     srv.close();
 }
 
-AIO_TEST_CASE("a client trickling its header is closed after header_timeout; others are served") {
+AIO_TEST_CASE(
+    "a client trickling its header is closed after header_timeout while others are served") {
     http::server_options options;
     options.header_timeout = 200ms;
     http::server srv = co_await http::start_server(sample_app(), "127.0.0.1", 0, options);
@@ -411,7 +412,8 @@ AIO_TEST_CASE("a client trickling its header is closed after header_timeout; oth
     srv.close();
 }
 
-AIO_TEST_CASE("shutdown closes idle connections, lets the request in flight finish, then ends") {
+AIO_TEST_CASE(
+    "shutdown closes idle connections and lets the request in flight finish before it ends") {
     auto started = std::make_shared<aio::event>();
     auto release = std::make_shared<aio::event>();
     http::application app = sample_app();
@@ -467,7 +469,7 @@ AIO_TEST_CASE("shutdown cancels the handlers still running once its timeout has 
     CHECK(closed);
 }
 
-TEST_CASE("two loops serve one port (reuse_port), each with its own connections") {
+TEST_CASE("two loops serve one port with reuse_port and each answers connections") {
     std::atomic<std::uint16_t> port{0};
     std::atomic<int> answered{0};
     auto serve_both = [&] {
@@ -508,4 +510,23 @@ TEST_CASE("two loops serve one port (reuse_port), each with its own connections"
     };
     CHECK(aio_test::throws_as<aio::cancelled_error>(serve_both));
     CHECK(answered.load() == 3);
+}
+
+AIO_TEST_CASE(
+    "an idle keep-alive connection closes after keepalive_timeout and HTTP/1.0 closes after one") {
+    http::server_options options;
+    options.keepalive_timeout = 100ms;
+    http::server srv = co_await http::start_server(sample_app(), "127.0.0.1", 0, options);
+    client c = co_await client::open(srv);
+    answer a = co_await c.ask(get("/"));
+    CHECK(a.keep_alive());
+    std::string rest = co_await aio::wait_for(c.streams.reader.read(), 10s);
+    CHECK(rest.empty()); // closed by the server, without a word
+    client old = co_await client::open(srv);
+    answer b = co_await old.ask("GET /hello/old HTTP/1.0\r\n\r\n");
+    CHECK(b.version() == 10);
+    CHECK(b.body() == "Hello, old");
+    bool closed = co_await old.closed_by_server();
+    CHECK(closed);
+    srv.close();
 }

@@ -49,6 +49,8 @@ public:
     request(const header_type& header, std::string path, std::string_view query,
             const socket_address& peer, detail::body_source& body)
         : header_(&header), path_(std::move(path)), query_(query), peer_(&peer), body_(&body) {}
+    // query_ is a copy: Boost.URL 1.81's parse_query measures its input with strlen, so it
+    // must end with a NUL, which the target inside Beast's fields does not.
     request(const request&) = delete;
     request& operator=(const request&) = delete;
 
@@ -161,7 +163,7 @@ public:
 private:
     const header_type* header_;
     std::string path_;
-    std::string_view query_;
+    std::string query_;
     std::vector<std::pair<std::string_view, std::string_view>> match_;
     const socket_address* peer_;
     detail::body_source* body_;

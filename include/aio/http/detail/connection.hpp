@@ -26,6 +26,7 @@
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
+#include <boost/system/system_error.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -93,8 +94,8 @@ public:
         : state_(std::move(state)), reader_(std::move(reader)), writer_(std::move(writer)),
           peer_(writer_.peername()), timer_(aio::detail::require_running_loop().executor()) {}
 
-    /// Serves the connection (registered with the server meanwhile). Errors of the
-    /// connection end it quietly; a cancellation leaves.
+    /// Serves the connection (registered with the server meanwhile). A lost connection ends
+    /// it quietly; another error is reported and aborts it; a cancellation leaves.
     static awaitable<void> serve(std::shared_ptr<server_state> state, stream_reader reader,
                                  stream_writer writer) {
         auto self = std::make_shared<connection>(state, std::move(reader), std::move(writer));
@@ -112,7 +113,16 @@ public:
             std::rethrow_exception(error);
         }
         if (error) {
-            self->writer_.abort(); // the connection failed, or a response could not be made
+            // A lost connection ends quietly; anything else is a fault worth a report.
+            try {
+                std::rethrow_exception(error);
+            } catch (const boost::system::system_error&) {
+            } catch (...) {
+                aio::detail::report_here(
+                    {"aio.http: a connection failed (peer " + self->peer_.to_string() + ")", error,
+                     ""});
+            }
+            self->writer_.abort();
         }
     }
 
