@@ -170,7 +170,7 @@ AIO_TEST_CASE("a task cancelled after the barrier let it through gets cancelled_
     CHECK_FALSE(b.broken());
 }
 
-AIO_TEST_CASE("a barrier for one party never waits; zero parties is an error") {
+AIO_TEST_CASE("a barrier for one party never waits, zero parties is an error") {
     aio::barrier b(1);
     std::size_t first = co_await b.wait();
     std::size_t second = co_await b.wait();

@@ -24,7 +24,7 @@ using aio_test::yield_until;
 
 } // namespace
 
-AIO_TEST_CASE("a free lock is acquired and released; releasing an unlocked lock throws") {
+AIO_TEST_CASE("a free lock is acquired and released, releasing an unlocked lock throws") {
     aio::lock lk;
     CHECK_FALSE(lk.locked());
     co_await lk.acquire();

@@ -478,7 +478,7 @@ TEST_CASE("run_forever runs until stop() is called from a task") {
     CHECK_FALSE(m.lp.is_running());
 }
 
-TEST_CASE("stop() from a callback returns after that callback; what is queued runs next time") {
+TEST_CASE("stop() from a callback returns after that callback, what is queued runs next time") {
     manual_loop m;
     std::vector<std::string> events;
     m.lp.call_soon([&] {
@@ -563,7 +563,7 @@ TEST_CASE("is_running is true inside the loop and false outside") {
     CHECK_FALSE(m.lp.is_running());
 }
 
-TEST_CASE("running the loop again from inside it throws std::logic_error; the run goes on") {
+TEST_CASE("running the loop again from inside it throws std::logic_error, the run goes on") {
     manual_loop m;
     bool nested_forever = false;
     bool nested_until = false;
@@ -794,7 +794,7 @@ TEST_CASE("time() is monotonic and advances with the loop's timers") {
     CHECK(m.lp.time() - t0 >= inside);
 }
 
-TEST_CASE("shutdown_default_executor waits for a running to_thread job; to_thread works after") {
+TEST_CASE("shutdown_default_executor waits for a running to_thread job, to_thread works after") {
     manual_loop m;
     std::promise<void> started;
     std::promise<void> release;

@@ -90,7 +90,7 @@ TEST_CASE("a main that returns does not stop the other loops") {
     CHECK(loop0_done);
 }
 
-TEST_CASE("a main that fails cancels the others, which clean up; run_loops rethrows the error") {
+TEST_CASE("a main that fails cancels the others, which clean up, run_loops rethrows the error") {
     loops_seen seen(3);
     auto main = [&seen](std::size_t index) -> aio::awaitable<void> {
         seen.all_started.count_down();
@@ -106,7 +106,7 @@ TEST_CASE("a main that fails cancels the others, which clean up; run_loops rethr
     CHECK(seen.cleaned_up == 2);
 }
 
-TEST_CASE("a signal cancels every loop's main; run_loops throws interrupted_error") {
+TEST_CASE("a signal cancels every loop's main, run_loops throws interrupted_error") {
     loops_seen seen(3);
     auto main = [&seen](std::size_t index) -> aio::awaitable<void> {
         seen.all_started.count_down();
@@ -127,7 +127,7 @@ TEST_CASE("a signal cancels every loop's main; run_loops throws interrupted_erro
     CHECK(seen.cleaned_up == 3);
 }
 
-TEST_CASE("a main cancelled by its own code stops the others; run_loops throws cancelled_error") {
+TEST_CASE("a main cancelled by its own code stops the others, run_loops throws cancelled_error") {
     loops_seen seen(2);
     auto main = [&seen](std::size_t index) -> aio::awaitable<void> {
         seen.all_started.count_down();

@@ -136,7 +136,7 @@ AIO_TEST_CASE("readuntil, readexactly and read take what they are asked for") {
     lb.server.close();
 }
 
-AIO_TEST_CASE("fill, buffered and consume parse in place; fill says 0 at EOF") {
+AIO_TEST_CASE("fill, buffered and consume parse in place, fill says 0 at EOF") {
     loopback lb = co_await loopback::open();
     aio::stream_reader& reader = lb.served.reader;
     lb.client.writer.write("12:");
@@ -234,7 +234,7 @@ AIO_TEST_CASE("a line longer than the limit: readuntil leaves it, readline drops
     lb.server.close();
 }
 
-AIO_TEST_CASE("a separator counts for nothing against the limit; an empty one is refused") {
+AIO_TEST_CASE("a separator counts for nothing against the limit, an empty one is refused") {
     aio::server_options options;
     options.limit = 4;
     loopback lb = co_await loopback::open(options);
@@ -510,7 +510,7 @@ AIO_TEST_CASE("a peer that resets while a drain waits: the drain throws, the buf
     lb.server.close();
 }
 
-AIO_TEST_CASE("write after close or write_eof is refused; write_eof lets the peer answer") {
+AIO_TEST_CASE("write after close or write_eof is refused, write_eof lets the peer answer") {
     loopback lb = co_await loopback::open();
     lb.client.writer.write("question");
     lb.client.writer.write_eof();
@@ -653,7 +653,7 @@ AIO_TEST_CASE("reuse_port lets two servers share a port") {
     b.close();
 }
 
-AIO_TEST_CASE("wait_closed waits for the handlers; close_clients ends them") {
+AIO_TEST_CASE("wait_closed waits for the handlers, close_clients ends them") {
     aio::server srv = co_await aio::start_server(upper_echo, "127.0.0.1", 0);
     auto [reader, writer] = co_await aio::open_connection("127.0.0.1", srv.port());
     writer.write("ping\n");
@@ -675,7 +675,7 @@ AIO_TEST_CASE("wait_closed waits for the handlers; close_clients ends them") {
     CHECK(end.empty());
 }
 
-AIO_TEST_CASE("a handler's exception is reported and closes its connection; others go on") {
+AIO_TEST_CASE("a handler's exception is reported and closes its connection, others go on") {
     aio_test::report_log log;
     log.install(co_await aio::this_loop());
     aio::server srv = co_await aio::start_server(

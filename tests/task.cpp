@@ -843,7 +843,7 @@ TEST_CASE("a task that cancels itself and then awaits a child cancels the child 
 }
 
 AIO_TEST_CASE(
-    "uncancel before the first step withdraws the cancellation; after a wake it does not") {
+    "uncancel before the first step withdraws the cancellation, after a wake it does not") {
     bool body_ran = false;
     aio::task<void> early = aio::create_task([&]() -> aio::awaitable<void> {
         body_ran = true;

@@ -137,7 +137,7 @@ aio::awaitable<std::string> fetch(http::client_session& session, std::string url
 
 } // namespace
 
-AIO_TEST_CASE("GET: status, reason, headers, text; the request line and Host") {
+AIO_TEST_CASE("GET: status, reason, headers, text, the request line and Host") {
     test_server srv(always(
         reply("200 OK", "hello", "Content-Type: text/plain\r\nX-Thing: a\r\nX-Thing: b\r\n")));
     co_await srv.listen();
@@ -175,7 +175,7 @@ responder echo_body() {
     };
 }
 
-AIO_TEST_CASE("POST with each kind of body: bytes, text, form, JSON; one connection for all") {
+AIO_TEST_CASE("POST with each kind of body: bytes, text, form, JSON, one connection for all") {
     test_server srv(echo_body());
     co_await srv.listen();
     http::client_session session;
@@ -215,7 +215,7 @@ AIO_TEST_CASE("POST with each kind of body: bytes, text, form, JSON; one connect
     co_await srv.stop();
 }
 
-AIO_TEST_CASE("query parameters are encoded and appended to the URL's query; headers sent") {
+AIO_TEST_CASE("query parameters are encoded and appended to the URL's query, headers sent") {
     test_server srv(always(reply("200 OK", "")));
     co_await srv.listen();
     http::client_session_options session_options;
@@ -242,7 +242,7 @@ AIO_TEST_CASE("query parameters are encoded and appended to the URL's query; hea
     co_await srv.stop();
 }
 
-AIO_TEST_CASE("json() parses a JSON body; another content type is content_type_error") {
+AIO_TEST_CASE("json() parses a JSON body, another content type is content_type_error") {
     test_server srv([](const received& req, aio::stream_writer& w) -> aio::awaitable<bool> {
         std::string type = req.target == "/json" ? "application/json" : "text/plain";
         w.write(reply("200 OK", R"({"a":[1,2,3]})", "Content-Type: " + type + "\r\n"));
@@ -262,7 +262,7 @@ AIO_TEST_CASE("json() parses a JSON body; another content type is content_type_e
     co_await srv.stop();
 }
 
-AIO_TEST_CASE("keep-alive: read responses return their connection; Connection: close does not") {
+AIO_TEST_CASE("keep-alive: read responses return their connection, Connection: close does not") {
     test_server srv([](const received& req, aio::stream_writer& w) -> aio::awaitable<bool> {
         bool close = req.target == "/close";
         w.write(reply("200 OK", "x", close ? "Connection: close\r\n" : ""));
@@ -428,7 +428,7 @@ responder redirector() {
     };
 }
 
-AIO_TEST_CASE("redirects: a chain is followed, history kept; allow_redirects=false stops") {
+AIO_TEST_CASE("redirects: a chain is followed, history kept, allow_redirects=false stops") {
     test_server srv(redirector());
     co_await srv.listen();
     http::client_session session;
@@ -477,7 +477,7 @@ AIO_TEST_CASE("redirects: a loop ends with too_many_redirects after max_redirect
     co_await srv.stop();
 }
 
-AIO_TEST_CASE("redirects: 303 and 301 turn POST into GET without body; 307 keeps both") {
+AIO_TEST_CASE("redirects: 303 and 301 turn POST into GET without body, 307 keeps both") {
     test_server srv(redirector());
     co_await srv.listen();
     http::client_session session;
@@ -531,7 +531,7 @@ AIO_TEST_CASE("a chunked response: read whole, and streamed piece by piece as it
     co_await srv.stop();
 }
 
-AIO_TEST_CASE("a body cut short is client_payload_error; a body until EOF is read whole") {
+AIO_TEST_CASE("a body cut short is client_payload_error, a body until EOF is read whole") {
     test_server srv([](const received& req, aio::stream_writer& w) -> aio::awaitable<bool> {
         if (req.target == "/cut") {
             w.write("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n12345");
@@ -625,7 +625,7 @@ AIO_TEST_CASE("sock_read and total timeouts throw client_timeout_error naming th
     co_await srv.stop();
 }
 
-AIO_TEST_CASE("the total timeout covers the body; connect covers waiting for the pool") {
+AIO_TEST_CASE("the total timeout covers the body, connect covers waiting for the pool") {
     auto held = std::make_shared<held_requests>();
     test_server srv([held](const received& req, aio::stream_writer& w) -> aio::awaitable<bool> {
         if (req.target == "/stall") {
@@ -702,7 +702,7 @@ AIO_TEST_CASE("a request cancelled while waiting for the pool leaves the line") 
     co_await srv.stop();
 }
 
-AIO_TEST_CASE("cancelling a request closes its connection; the next one opens a new one") {
+AIO_TEST_CASE("cancelling a request closes its connection, the next one opens a new one") {
     auto answer = std::make_shared<bool>(false);
     test_server srv([answer](const received&, aio::stream_writer& w) -> aio::awaitable<bool> {
         if (*answer) {
@@ -731,7 +731,7 @@ AIO_TEST_CASE("cancelling a request closes its connection; the next one opens a 
 }
 
 AIO_TEST_CASE(
-    "a response dropped half-read closes its connection; release() of a read one keeps it") {
+    "a response dropped half-read closes its connection, release() of a read one keeps it") {
     test_server srv([](const received& req, aio::stream_writer& w) -> aio::awaitable<bool> {
         if (req.target == "/half") {
             w.write("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n12345");
@@ -781,7 +781,7 @@ AIO_TEST_CASE("raise_for_status: 4xx and 5xx throw client_response_error with th
     co_await srv.stop();
 }
 
-AIO_TEST_CASE("HEAD reads no body even with a Content-Length; the connection is reused") {
+AIO_TEST_CASE("HEAD reads no body even with a Content-Length, the connection is reused") {
     test_server srv([](const received&, aio::stream_writer& w) -> aio::awaitable<bool> {
         w.write("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n");
         co_return true;
@@ -797,7 +797,7 @@ AIO_TEST_CASE("HEAD reads no body even with a Content-Length; the connection is 
     co_await srv.stop();
 }
 
-AIO_TEST_CASE("connection refused is client_connector_error; bad URLs are invalid_url") {
+AIO_TEST_CASE("connection refused is client_connector_error, bad URLs are invalid_url") {
     aio::connection_handler nothing = [](aio::stream_reader,
                                          aio::stream_writer) -> aio::awaitable<void> { co_return; };
     aio::server probe = co_await aio::start_server(nothing, "127.0.0.1", 0);
