@@ -135,7 +135,7 @@ async def aiohttp_client(base):
 
 
 def check_example(binary):
-    proc, base, _ = start([binary, "--port", "0"])
+    proc, base, _ = start([binary, "--serve", "--port", "0"])
     try:
         assert status_and_body(base + "/") == (200, "Hello, world")
         assert status_and_body(base + "/alice") == (200, "Hello, alice")

@@ -159,6 +159,7 @@ AIO_TEST_CASE("an unknown path gets 404 and a known path with another method 405
     client c = co_await client::open(srv);
     answer missing = co_await c.ask(get("/nowhere"));
     CHECK(missing.result() == beast_http::status::not_found);
+    CHECK(missing.body() == "404: Not Found"); // aiohttp's text
     answer too_deep = co_await c.ask(get("/hello/a/b"));
     CHECK(too_deep.result() == beast_http::status::not_found);
     answer wrong = co_await c.ask("DELETE /hello/x HTTP/1.1\r\nHost: t\r\n\r\n");
@@ -219,6 +220,37 @@ AIO_TEST_CASE("garbage gets 400 and a closed connection and a huge header 431") 
     srv.close();
 }
 
+AIO_TEST_CASE("max_header_size is exact: a header of that many bytes passes, one more is 431") {
+    http::server_options options;
+    options.max_header_size = 1024;
+    http::server srv = co_await http::start_server(sample_app(), "127.0.0.1", 0, options);
+    // The request line and fields, blank line included, padded to `size` bytes.
+    auto sized = [](std::size_t size) {
+        std::string head = get("/", "X-Pad: \r\n");
+        return get("/", "X-Pad: " + std::string(size - head.size(), 'p') + "\r\n");
+    };
+    REQUIRE(sized(1024).size() == 1024);
+    // Whole, and in 39-byte pieces (how the bytes arrive must not move the limit).
+    for (std::size_t piece : {std::size_t{1024}, std::size_t{39}}) {
+        for (std::size_t size : {std::size_t{1024}, std::size_t{1025}}) {
+            CAPTURE(piece);
+            CAPTURE(size);
+            client c = co_await client::open(srv);
+            std::string request = sized(size);
+            for (std::size_t at = 0; at < request.size(); at += piece) {
+                c.send(request.substr(at, piece));
+                co_await c.streams.writer.drain();
+            }
+            std::optional<answer> a = co_await c.receive();
+            REQUIRE(a.has_value());
+            CHECK(a->result() == (size == 1024
+                                      ? beast_http::status::ok
+                                      : beast_http::status::request_header_fields_too_large));
+        }
+    }
+    srv.close();
+}
+
 TEST_CASE("a handler's exception becomes a 500 that is reported and the connection goes on") {
     aio_test::report_log log;
     aio_test::run([&]() -> aio::awaitable<void> {
@@ -273,7 +305,7 @@ AIO_TEST_CASE("pipelined requests are answered in order") {
         bodies.push_back(a->body());
     }
     // The POST has no route for its method: a 405, its body skipped, and the third parsed.
-    CHECK(bodies == std::vector<std::string>{"1", "Method Not Allowed", "3"});
+    CHECK(bodies == std::vector<std::string>{"1", "405: Method Not Allowed", "3"});
     srv.close();
 }
 

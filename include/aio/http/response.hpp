@@ -108,13 +108,12 @@ private:
 /// Thrown by a handler or a middleware (or by request::read() and friends) to answer with an
 /// error status instead of a 500 (aiohttp's web.HTTPException family: raise
 /// web.HTTPNotFound()). The server answers `code()` with `what()` as a text body; it is not
-/// reported. Middlewares see it go by, as aiohttp's do.
+/// reported. Middlewares see it go by, as aiohttp's do. Without a text, the text is aiohttp's
+/// default, the code and its reason: "404: Not Found".
 class http_error : public std::runtime_error {
 public:
     explicit http_error(status code, std::string text = {})
-        : std::runtime_error(text.empty() ? std::string(boost::beast::http::obsolete_reason(code))
-                                          : std::move(text)),
-          status_(code) {}
+        : std::runtime_error(text.empty() ? default_text(code) : std::move(text)), status_(code) {}
 
     /// The status the server answers with.
     status code() const noexcept { return status_; }
@@ -133,6 +132,11 @@ public:
     }
 
 private:
+    static std::string default_text(status code) {
+        return std::to_string(static_cast<unsigned>(code)) + ": " +
+               std::string(boost::beast::http::obsolete_reason(code));
+    }
+
     status status_;
     fields fields_;
 };

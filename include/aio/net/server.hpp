@@ -234,15 +234,7 @@ private:
         entry.t = stream_access::of(streams.writer);
         self->connections_.push_back(entry);
         ++self->active_;
-        struct finished {
-            server_state& s;
-            connection& entry;
-            ~finished() {
-                entry.unlink();
-                --s.active_;
-                s.maybe_done();
-            }
-        } at_end{*self, entry};
+        connection_finished at_end{*self, entry};
         std::exception_ptr error;
         try {
             co_await self->handler_(streams.reader, streams.writer);
@@ -259,6 +251,19 @@ private:
             streams.writer.close();
         }
     }
+
+    /// Takes a connection off the server's list when its handler's frame ends, however it ends.
+    /// (A class of the server's rather than of serve_connection: GCC 12 fails with an internal
+    /// error on a class local to a coroutine once the header is precompiled.)
+    struct connection_finished {
+        server_state& s;
+        connection& entry;
+        ~connection_finished() {
+            entry.unlink();
+            --s.active_;
+            s.maybe_done();
+        }
+    };
 
     /// Wakes wait_closed() once the server is closed and no connection is left.
     void maybe_done() noexcept {

@@ -200,7 +200,11 @@ private:
         bool first = true;
         for (;;) {
             parser_type parser;
-            parser.header_limit(options.max_header_size);
+            // Beast's own header limit is checked against what each put() is given, so how the
+            // bytes arrive moves it: the exact one (line and fields, max_header_size bytes at
+            // most) is checked below, Beast's is set past it.
+            parser.header_limit(options.max_header_size + header_limit_slack);
+            std::size_t header_bytes = 0; // this request's line and fields parsed so far
             parser.body_limit(options.client_max_size);
             parser_ = &parser;
             continue_sent_ = false;
@@ -218,6 +222,10 @@ private:
                     std::size_t used =
                         parser.put(boost::asio::buffer(buffered.data(), buffered.size()), ec);
                     reader_.consume(used);
+                    header_bytes += used;
+                    if (over_header_limit(parser, header_bytes)) {
+                        ec = boost::beast::http::error::header_limit;
+                    }
                     if (!ec && parser.is_header_done()) {
                         break;
                     }
@@ -243,7 +251,11 @@ private:
             bool keep_alive = co_await answer(parser);
             parser_ = nullptr;
             if (!keep_alive) {
-                writer_.close();
+                if (parser.is_done()) {
+                    writer_.close();
+                } else {
+                    co_await close_lingering(); // the request's body was left unread
+                }
                 co_return;
             }
         }
@@ -366,6 +378,20 @@ private:
         co_return keep_alive;
     }
 
+    /// How far past max_header_size Beast's own limit is set (see run()).
+    static constexpr std::uint32_t header_limit_slack = 8;
+
+    /// True once a request's line and fields are known to exceed max_header_size: parsed and
+    /// longer, or not parsed yet with that many bytes already in hand (no end of header among
+    /// them).
+    bool over_header_limit(const parser_type& parser, std::size_t header_bytes) const {
+        std::size_t limit = state_->options.max_header_size;
+        if (parser.is_header_done()) {
+            return header_bytes > limit;
+        }
+        return header_bytes + reader_.buffered().size() >= limit;
+    }
+
     /// Refuses a request whose header does not parse: 413 (declared body too large), 431
     /// (header too large) or 400, then closes. `head`: the header was read and is a HEAD's, so
     /// the answer has no body.
@@ -377,6 +403,32 @@ private:
         std::string why = code == status::bad_request ? "Bad Request: " + ec.message()
                                                       : std::string(obsolete_reason(code));
         co_await send(11, response::text(std::move(why), code), false, head);
+        co_await close_lingering();
+    }
+
+    /// How long, and how many bytes, close_lingering() reads and drops at most.
+    static constexpr std::chrono::seconds linger_time{2};
+    static constexpr std::size_t linger_bytes = std::size_t{1} << 20;
+
+    /// Closes a connection whose client may still be sending (a request refused before its
+    /// end, a body left unread): the answer is sent and followed by EOF, then what the client
+    /// still sends is read and dropped until its EOF, for at most linger_time and linger_bytes,
+    /// before the socket closes. Closing a socket with unread bytes in it makes the kernel reset
+    /// the connection, and a client that is still sending then meets the reset instead of
+    /// reading the answer (nginx's lingering close, for the same reason).
+    awaitable<void> close_lingering() {
+        writer_.write_eof();
+        watch(linger_time);
+        std::size_t dropped = 0;
+        while (dropped < linger_bytes) {
+            std::size_t held = reader_.buffered().size();
+            reader_.consume(held);
+            dropped += held;
+            if (co_await reader_.fill() == 0) {
+                break;
+            }
+        }
+        watching_ = false;
         writer_.close();
     }
 
