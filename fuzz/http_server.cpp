@@ -16,6 +16,8 @@
 //   byte      S, then S bytes (S <= 32): the chunk sizes, 1 + byte each, used in turn (cycling)
 //             to cut the payload; S = 0: one chunk
 //   the rest  the payload: at most 4096 bytes
+#include "fuzz_runner.hpp"
+
 #include <aio/aio.hpp>
 #include <aio/http/boost_sources.hpp>
 #include <aio/http/server.hpp>
@@ -246,13 +248,8 @@ aio::awaitable<void> run_scenario(const scenario& sc) {
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-    // One loop for the whole run: a loop per input would cost more than the input.
-    static aio::runner runner([] {
-        aio::run_options options;
-        options.handle_signals = false; // libFuzzer handles the signals
-        return options;
-    }());
-    static bool handler_set = [] {
+    aio::runner& runner = aio_fuzz::fuzz_runner();
+    static bool handler_set = [&runner] {
         runner.get_loop().set_exception_handler([](const aio::exception_context&) { ++reports; });
         return true;
     }();

@@ -42,6 +42,8 @@
 // during the loop turns a later cancelled call waits through, before or after that call runs.
 // When the outcome cannot tell which, the model keeps each possible state until a later call
 // tells them apart.
+#include "fuzz_runner.hpp"
+
 #include <aio/aio.hpp>
 #include <aio/detail/loop_core.hpp>
 #include <aio/streams.hpp>
@@ -738,12 +740,7 @@ aio::awaitable<void> run_scenario(const scenario& sc) {
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-    // One loop for the whole run: a loop per input would cost more than the input.
-    static aio::runner runner([] {
-        aio::run_options options;
-        options.handle_signals = false; // libFuzzer handles the signals
-        return options;
-    }());
+    aio::runner& runner = aio_fuzz::fuzz_runner();
     scenario sc = decode(data, size);
     runner.run(run_scenario(sc));
     return 0;
