@@ -136,7 +136,9 @@ run_workload() {
     record "$row" "$impl" "$(field rate "$line")" "$(field peak_rss_kb "$line")" "$n"
 }
 
-port=$((20000 + RANDOM % 20000))
+# Servers listen below Linux's ephemeral range (32768 and up by default): a port in it may be
+# the local end of one of the load clients' connections still open, and the bind then fails.
+port=$((12000 + RANDOM % 16000))
 server_pid=""
 stop_server() {
     if [[ -n $server_pid ]]; then
@@ -147,18 +149,26 @@ stop_server() {
 }
 trap stop_server EXIT
 
-# start_server CMD...: starts a server on a fresh port ($port) and waits until it accepts.
+# start_server CMD...: starts a server on a fresh port ($port) and waits until it accepts; a
+# server that exits first, or does not accept within 10 s, ends the run with its stderr.
 start_server() {
     port=$((port + 1))
-    "$@" >/dev/null 2>&1 &
+    "$@" >/dev/null 2>"$out/server.stderr" &
     server_pid=$!
     for _ in $(seq 100); do
         if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
             return 0
         fi
+        if ! kill -0 "$server_pid" 2>/dev/null; then
+            echo "compare.sh: server exited before accepting on port $port: $*" >&2
+            cat "$out/server.stderr" >&2
+            server_pid=""
+            exit 1
+        fi
         sleep 0.1
     done
-    echo "compare.sh: server did not start: $*" >&2
+    echo "compare.sh: server did not accept on port $port within 10 s: $*" >&2
+    cat "$out/server.stderr" >&2
     exit 1
 }
 
