@@ -84,6 +84,8 @@ aio::awaitable<void> amain(std::uint16_t port = 18090) {
     co_await aio::finally(fetch_all(port), [&]() { return server.shutdown(); });
 }
 
+constexpr std::string_view usage = "usage: http_hello [--serve [--host HOST] [--port PORT]]\n";
+
 /// --serve [--host HOST] [--port PORT]: the server alone, until a signal.
 int serve(int argc, char** argv) {
     web::run_app_options options;
@@ -103,7 +105,7 @@ int serve(int argc, char** argv) {
                 continue;
             }
         }
-        std::cerr << "usage: http_hello [--serve [--host HOST] [--port PORT]]\n";
+        std::cerr << usage;
         return 2;
     }
     try {
@@ -120,7 +122,7 @@ int main(int argc, char** argv) {
         if (std::string_view(argv[1]) == "--serve") {
             return serve(argc, argv);
         }
-        std::cerr << "usage: http_hello [--serve [--host HOST] [--port PORT]]\n";
+        std::cerr << usage;
         return 2;
     }
     aio::run(amain()); // asyncio.run(main())
