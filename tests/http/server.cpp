@@ -170,14 +170,64 @@ AIO_TEST_CASE("an unknown path gets 404 and a known path with another method 405
     srv.close();
 }
 
-TEST_CASE("a route's pattern must start with '/' and have whole-segment parameters") {
+TEST_CASE("a route's pattern is rejected when malformed, as aiohttp's add_route rejects it") {
     http::application app;
     auto add = [&](const char* pattern) { app.get(pattern, root); };
     CHECK(aio_test::throws_as<std::invalid_argument>([&] { add("nope"); }));
-    CHECK(aio_test::throws_as<std::invalid_argument>([&] { add("/a{b}"); }));
     CHECK(aio_test::throws_as<std::invalid_argument>([&] { add("/{}"); }));
+    CHECK(aio_test::throws_as<std::invalid_argument>([&] { add("/{a"); }));
+    CHECK(aio_test::throws_as<std::invalid_argument>([&] { add("/a}"); }));
+    CHECK(aio_test::throws_as<std::invalid_argument>([&] { add("/{1a}"); }));
+    CHECK(aio_test::throws_as<std::invalid_argument>([&] { add("/{a-b}"); }));
+    CHECK(aio_test::throws_as<std::invalid_argument>([&] { add("/{a}/{a}"); }));
+    CHECK(aio_test::throws_as<std::invalid_argument>([&] { add("/{a:}"); }));
+    std::string why;
+    try {
+        add("/{a:(}");
+    } catch (const std::invalid_argument& e) {
+        why = e.what();
+    }
+    CHECK(why.find("regular expression") != std::string::npos);
+    CHECK(why.find("/{a:(}") != std::string::npos);
+    CHECK(app.routes().empty());
     add("/{a}/b");
-    CHECK(app.routes().size() == 2); // GET and HEAD
+    add("/a{b}c");
+    add("/{n:\\d{2,4}}");
+    CHECK(app.routes().size() == 6);         // GET and HEAD each
+    CHECK(app.routes()[0].regex == nullptr); // whole segments: no regular expression
+    CHECK(app.routes()[2].regex != nullptr);
+}
+
+AIO_TEST_CASE("{name:regex} and parameters inside a segment match as aiohttp's do") {
+    http::application app;
+    auto echo = [](http::request& req) -> aio::awaitable<http::response> {
+        std::string out;
+        for (const auto& [key, value] : req.match_infos()) {
+            out += std::string(key) + "=" + std::string(value) + ";";
+        }
+        co_return http::response::text(out);
+    };
+    app.get("/user/{id:\\d+}", echo);
+    app.get("/user/{name}", echo);
+    app.get("/static/{tail:.*}", echo);
+    app.get("/files/{name}.{ext:(txt|md)}", echo);
+    app.get("/year/{y:\\d{4}}", echo);
+    app.post("/static/{tail:.*}", echo);
+    http::server srv = co_await http::start_server(app, "127.0.0.1", 0);
+    client c = co_await client::open(srv);
+    CHECK((co_await c.ask(get("/user/42"))).body() == "id=42;");
+    CHECK((co_await c.ask(get("/user/bob"))).body() == "name=bob;"); // the first route failed
+    CHECK((co_await c.ask(get("/static/"))).body() == "tail=;");
+    CHECK((co_await c.ask(get("/static/a/b%20c.css"))).body() == "tail=a/b c.css;");
+    CHECK((co_await c.ask(get("/files/notes.md"))).body() == "name=notes;ext=md;");
+    CHECK((co_await c.ask(get("/files/notes.pdf"))).result() == beast_http::status::not_found);
+    CHECK((co_await c.ask(get("/files/a/b.txt"))).result() == beast_http::status::not_found);
+    CHECK((co_await c.ask(get("/year/2026"))).body() == "y=2026;");
+    CHECK((co_await c.ask(get("/year/20266"))).result() == beast_http::status::not_found);
+    answer wrong = co_await c.ask("DELETE /static/x HTTP/1.1\r\nHost: t\r\n\r\n");
+    CHECK(wrong.result() == beast_http::status::method_not_allowed);
+    CHECK(wrong[beast_http::field::allow] == "GET, HEAD, POST");
+    srv.close();
 }
 
 AIO_TEST_CASE("a body past client_max_size gets 413 and the connection closes") {

@@ -6,7 +6,11 @@
 #include <aio/http/request.hpp>
 #include <aio/http/response.hpp>
 
+#include <boost/regex.hpp>
+
+#include <cctype>
 #include <functional>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -32,18 +36,26 @@ using middleware = std::function<awaitable<response>(request&, const handler& ne
 /// Copyable. A snapshot may be served by several loops at once (one per thread): the
 /// handlers are then called on those threads concurrently.
 ///
-/// Patterns are paths whose segments are literal or `{name}` (a whole segment, matching one
-/// non-empty segment of the decoded path; aiohttp's `{name:regex}` is not supported). The
-/// first route registered that matches the path and the method answers. A path that matches
+/// Patterns are paths with parameters, as aiohttp's: `{name}` matches one or more characters
+/// other than '/', `{name:regex}` what the regular expression (Perl syntax, Boost.Regex)
+/// matches, '/' included (`/static/{tail:.*}`), and a parameter may sit inside a segment
+/// (`/{name}.html`). The pattern must match the whole decoded path. Names are identifiers
+/// (letters, digits, '_', not starting with a digit), each used once. The first route
+/// registered that matches the path and the method answers. A path that matches
 /// no route gets 404 Not Found; a path that matches routes of other methods only gets 405
 /// Method Not Allowed with an Allow header naming them. Both go through the middlewares, as
 /// in aiohttp.
 class application {
 public:
     /// A route for `method` (aiohttp's router.add_route). Throws std::invalid_argument if the
-    /// pattern does not start with '/' or has a malformed `{name}` segment.
+    /// pattern does not start with '/', has an unbalanced brace, a parameter without a valid
+    /// name or named twice, or a regular expression that does not compile.
     application& route(verb method, std::string pattern, handler h) {
-        routes_.push_back({method, parse_pattern(pattern), std::move(pattern), std::move(h)});
+        route_entry entry = parse_pattern(pattern);
+        entry.method = method;
+        entry.pattern = std::move(pattern);
+        entry.answer = std::move(h);
+        routes_.push_back(std::move(entry));
         return *this;
     }
     /// A GET route, which also answers HEAD (aiohttp's add_get with allow_head=True; the body
@@ -81,10 +93,14 @@ public:
         std::string text;
         bool parameter = false;
     };
-    /// One route as registered.
+    /// One route as registered. A pattern made of whole segments, each literal or `{name}`,
+    /// is kept as its segments (matched without a regular expression); any other is compiled
+    /// into `regex` (the whole path must match it), whose named groups are `names`.
     struct route_entry {
-        verb method;
+        verb method{};
         std::vector<segment> segments;
+        std::shared_ptr<const boost::regex> regex;
+        std::vector<std::string> names;
         std::string pattern;
         handler answer;
     };
@@ -92,33 +108,133 @@ public:
     const std::vector<middleware>& middlewares() const noexcept { return middlewares_; }
 
 private:
-    static std::vector<segment> parse_pattern(const std::string& pattern) {
-        if (pattern.empty() || pattern.front() != '/') {
-            throw std::invalid_argument("aio.http: a route's path must start with '/': " + pattern);
+    /// A piece of a pattern: literal text, or a parameter with its regular expression (empty:
+    /// the default, one or more characters other than '/').
+    struct piece {
+        std::string text;
+        bool parameter = false;
+        std::string regex;
+    };
+
+    [[noreturn]] static void bad_pattern(const std::string& pattern, std::string_view why) {
+        throw std::invalid_argument("aio.http: " + std::string(why) + " in route pattern " +
+                                    pattern);
+    }
+
+    static bool is_identifier(std::string_view name) {
+        if (name.empty() || std::isdigit(static_cast<unsigned char>(name.front()))) {
+            return false;
         }
-        std::vector<segment> out;
-        std::size_t start = 1;
-        for (;;) {
-            std::size_t end = pattern.find('/', start);
-            std::string_view part = std::string_view(pattern).substr(
-                start, end == std::string::npos ? std::string::npos : end - start);
-            bool opens = part.find('{') != std::string_view::npos;
-            bool closes = part.find('}') != std::string_view::npos;
-            if (opens || closes) {
-                if (part.size() < 3 || part.front() != '{' || part.back() != '}' ||
-                    part.substr(1, part.size() - 2).find_first_of("{}") != std::string_view::npos) {
-                    throw std::invalid_argument(
-                        "aio.http: a path parameter is a whole segment, {name}: " + pattern);
+        for (char c : name) {
+            if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /// The pattern's literal text and parameters, in order.
+    static std::vector<piece> split_pattern(const std::string& pattern) {
+        std::vector<piece> out;
+        std::size_t i = 0;
+        while (i < pattern.size()) {
+            if (pattern[i] == '}') {
+                bad_pattern(pattern, "an unmatched '}'");
+            }
+            if (pattern[i] != '{') {
+                std::size_t next = pattern.find_first_of("{}", i);
+                next = next == std::string::npos ? pattern.size() : next;
+                out.push_back({pattern.substr(i, next - i), false, ""});
+                i = next;
+                continue;
+            }
+            // {name} or {name:regex}; the regex may hold braces ({2,4}), balanced.
+            std::size_t depth = 0;
+            std::size_t close = i;
+            for (; close < pattern.size(); ++close) {
+                if (pattern[close] == '{') {
+                    ++depth;
+                } else if (pattern[close] == '}' && --depth == 0) {
+                    break;
                 }
-                out.push_back({std::string(part.substr(1, part.size() - 2)), true});
-            } else {
-                out.push_back({std::string(part), false});
             }
-            if (end == std::string::npos) {
-                return out;
+            if (close == pattern.size()) {
+                bad_pattern(pattern, "an unmatched '{'");
             }
-            start = end + 1;
+            std::string_view inside(pattern.data() + i + 1, close - i - 1);
+            std::size_t colon = inside.find(':');
+            std::string_view name = inside.substr(0, colon);
+            if (!is_identifier(name)) {
+                bad_pattern(pattern, "a parameter's name that is not an identifier");
+            }
+            for (const piece& p : out) {
+                if (p.parameter && p.text == name) {
+                    bad_pattern(pattern, "a parameter named twice");
+                }
+            }
+            piece p{std::string(name), true, ""};
+            if (colon != std::string_view::npos) {
+                p.regex = inside.substr(colon + 1);
+                if (p.regex.empty()) {
+                    bad_pattern(pattern, "an empty regular expression");
+                }
+            }
+            out.push_back(std::move(p));
+            i = close + 1;
         }
+        return out;
+    }
+
+    static route_entry parse_pattern(const std::string& pattern) {
+        if (pattern.empty() || pattern.front() != '/') {
+            bad_pattern(pattern, "a path that does not start with '/'");
+        }
+        std::vector<piece> pieces = split_pattern(pattern);
+        route_entry out;
+        // Whole segments, each literal or {name}: matched segment by segment.
+        bool simple = true;
+        for (std::size_t k = 0; k < pieces.size() && simple; ++k) {
+            if (pieces[k].parameter) {
+                bool starts = pieces[k - 1].text.back() == '/';
+                bool ends = k + 1 == pieces.size() || pieces[k + 1].text.front() == '/';
+                simple = pieces[k].regex.empty() && starts && ends;
+            }
+        }
+        if (simple) {
+            std::string_view rest(pattern.data() + 1, pattern.size() - 1);
+            for (;;) {
+                std::size_t end = rest.find('/');
+                std::string_view part = rest.substr(0, end);
+                bool parameter = !part.empty() && part.front() == '{';
+                out.segments.push_back(
+                    {std::string(parameter ? part.substr(1, part.size() - 2) : part), parameter});
+                if (end == std::string_view::npos) {
+                    return out;
+                }
+                rest.remove_prefix(end + 1);
+            }
+        }
+        std::string regex;
+        for (const piece& p : pieces) {
+            if (!p.parameter) {
+                for (char c : p.text) {
+                    if (std::ispunct(static_cast<unsigned char>(c)) && c != '_') {
+                        regex += '\\';
+                    }
+                    regex += c;
+                }
+                continue;
+            }
+            regex += "(?<" + p.text + ">" + (p.regex.empty() ? "[^{}/]+" : p.regex) + ")";
+            out.names.push_back(p.text);
+        }
+        try {
+            out.regex = std::make_shared<const boost::regex>(regex, boost::regex::perl);
+        } catch (const boost::regex_error& e) {
+            bad_pattern(pattern, std::string("a regular expression that does not compile (") +
+                                     e.what() + ")");
+        }
+        return out;
     }
 
     std::vector<route_entry> routes_;

@@ -7,6 +7,10 @@
 #include <aio/http/request.hpp>
 #include <aio/http/response.hpp>
 
+#include <boost/regex.hpp>
+
+#include <memory>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -18,7 +22,7 @@ class router {
 public:
     explicit router(const application& app) {
         for (const auto& r : app.routes()) {
-            routes_.push_back({r.method, r.segments, wrap(app, r.answer)});
+            routes_.push_back({r.method, r.segments, r.regex, r.names, wrap(app, r.answer)});
         }
         not_found_ = wrap(app, handler(&answer_not_found));
         not_allowed_ = wrap(app, [this](request& req) { return answer_not_allowed(req); });
@@ -33,7 +37,7 @@ public:
         bool path_matched = false;
         for (const auto& r : routes_) {
             params.clear();
-            if (!matches(r.segments, req.path(), params)) {
+            if (!matches(r, req.path(), params)) {
                 continue;
             }
             if (r.method == req.method()) {
@@ -52,7 +56,7 @@ public:
         for (const auto& r : routes_) {
             params.clear();
             std::string_view name = boost::beast::http::to_string(r.method);
-            if (!matches(r.segments, path, params) || listed(out, name)) {
+            if (!matches(r, path, params) || listed(out, name)) {
                 continue;
             }
             if (!out.empty()) {
@@ -67,6 +71,8 @@ private:
     struct compiled_route {
         verb method;
         std::vector<application::segment> segments;
+        std::shared_ptr<const boost::regex> regex;
+        std::vector<std::string> names;
         handler answer;
     };
 
@@ -83,6 +89,37 @@ private:
         std::size_t at = list.find(name);
         return at != std::string_view::npos &&
                (at + name.size() == list.size() || list[at + name.size()] == ',');
+    }
+
+    /// True if `path` matches the route; appends the parameters' values.
+    static bool matches(const compiled_route& route, std::string_view path,
+                        std::vector<std::pair<std::string_view, std::string_view>>& params) {
+        if (route.regex) {
+            return matches(*route.regex, route.names, path, params);
+        }
+        return matches(route.segments, path, params);
+    }
+
+    /// True if the whole of `path` matches `regex`; appends the named groups' values. A
+    /// match that Boost.Regex gives up on (past its complexity bound, on a pathological
+    /// expression and path) counts as no match.
+    static bool matches(const boost::regex& regex, const std::vector<std::string>& names,
+                        std::string_view path,
+                        std::vector<std::pair<std::string_view, std::string_view>>& params) {
+        boost::match_results<std::string_view::const_iterator> found;
+        try {
+            if (!boost::regex_match(path.begin(), path.end(), found, regex)) {
+                return false;
+            }
+        } catch (const std::runtime_error&) {
+            return false;
+        }
+        for (const std::string& name : names) {
+            const auto& group = found[name];
+            params.emplace_back(name, path.substr(group.first - path.begin(),
+                                                  static_cast<std::size_t>(group.length())));
+        }
+        return true;
     }
 
     /// True if `path` matches the segments; appends the parameters' values.
