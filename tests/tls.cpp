@@ -190,7 +190,7 @@ AIO_TEST_CASE("a certificate for another host fails, and server_hostname names t
     co_await srv.wait_closed();
 }
 
-AIO_TEST_CASE("a client speaking plain text to a TLS server is closed; the server goes on") {
+AIO_TEST_CASE("a client speaking plain text to a TLS server is closed and the server goes on") {
     handshake_reports reports;
     co_await reports.install();
     aio::server srv = co_await aio::start_server(echo, "127.0.0.1", 0, tls_server());

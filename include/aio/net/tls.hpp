@@ -311,6 +311,20 @@ private:
     bool shut_ = false;
 };
 
+/// create_default_context(), with verification off for verify = false: what aio::http uses for
+/// https URLs when no context was given.
+inline std::shared_ptr<const tls_context> make_default_client_tls(bool verify) {
+    std::shared_ptr<ssl_context> ctx = create_default_context();
+    if (!verify) {
+        ctx->check_hostname = false;
+        ctx->set_verify_mode(ssl_verify::none);
+    }
+    return ctx;
+}
+/// Registers make_default_client_tls as the program starts (see default_client_tls).
+inline const bool default_client_tls_registered =
+    (default_client_tls = &make_default_client_tls, true);
+
 /// The OpenSSL session of a writer's connection, or null on a plain connection.
 inline SSL* ssl_of(const stream_writer& w) {
     transport* t = stream_access::of(w);

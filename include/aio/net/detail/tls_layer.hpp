@@ -53,4 +53,11 @@ public:
                                                       const std::string& server_hostname) const = 0;
 };
 
+/// Makes the default client context (verifying the server's certificate against the system's
+/// CA store, or not at all for verify = false). <aio/net/tls.hpp> sets it when included, so that
+/// layers above the streams (aio::http's https URLs) can tell whether TLS is in the program and
+/// use it without including OpenSSL themselves. Null in a program that never includes it.
+using default_client_tls_maker = std::shared_ptr<const tls_context> (*)(bool verify);
+inline default_client_tls_maker default_client_tls = nullptr;
+
 } // namespace aio::detail
