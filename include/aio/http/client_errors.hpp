@@ -65,10 +65,9 @@ private:
 class client_ssl_error : public client_connector_error {
 public:
     client_ssl_error(std::string host, std::uint16_t port, const std::string& why)
-        : client_connector_error(std::move(host), port,
-                                 boost::system::errc::make_error_code(
-                                     boost::system::errc::protocol_error),
-                                 why) {}
+        : client_connector_error(
+              std::move(host), port,
+              boost::system::errc::make_error_code(boost::system::errc::protocol_error), why) {}
 };
 
 /// aiohttp.ClientConnectorCertificateError: the server's certificate did not verify (an

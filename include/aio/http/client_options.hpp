@@ -7,8 +7,8 @@
 #include <boost/json/value.hpp>
 
 #include <chrono>
-#include <memory>
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>

@@ -176,8 +176,8 @@ inline void run_app(const application& app, run_app_options options = {}) {
         server srv = co_await start_server(app, options.host, options.port, serving);
         if (index == 0 && options.print) {
             std::cout << "======== Running on " << (options.ssl ? "https" : "http") << "://"
-                      << options.host << ':' << srv.port()
-                      << " ========\n(Press CTRL+C to quit)" << std::endl;
+                      << options.host << ':' << srv.port() << " ========\n(Press CTRL+C to quit)"
+                      << std::endl;
         }
         co_await srv.serve_forever();
     };

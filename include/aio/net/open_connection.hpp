@@ -103,8 +103,7 @@ connect_one(loop_core& loop, const boost::asio::generic::stream_protocol::endpoi
 /// (connection_aborted) after `limit`; either way the connection is aborted. Cancellation:
 /// the connection is aborted and cancelled_error thrown.
 inline awaitable<void> tls_handshake(transport_handle t, const tls_context& ctx, bool server_side,
-                                     std::string server_hostname,
-                                     std::chrono::milliseconds limit) {
+                                     std::string server_hostname, std::chrono::milliseconds limit) {
     auto handshake = [&]() -> awaitable<void> {
         t->start_tls(ctx.make_session(server_side, server_hostname));
         while (!t->tls()->handshake_done()) {
@@ -127,10 +126,10 @@ inline awaitable<void> tls_handshake(transport_handle t, const tls_context& ctx,
         co_await aio::timeout(limit, handshake);
     } catch (const timeout_error&) {
         t->abort();
-        throw boost::system::system_error(
-            boost::asio::error::connection_aborted,
-            "aio: SSL handshake is taking longer than " + std::to_string(limit.count()) +
-                " ms: aborting the connection");
+        throw boost::system::system_error(boost::asio::error::connection_aborted,
+                                          "aio: SSL handshake is taking longer than " +
+                                              std::to_string(limit.count()) +
+                                              " ms: aborting the connection");
     } catch (...) {
         t->abort();
         throw;
@@ -153,8 +152,8 @@ inline std::string host_port(const std::string& host, std::uint16_t port) {
 /// ssl_cert_verification_error ("certificate verify failed: ..."), a timeout after
 /// options.ssl_handshake_timeout.
 /// Cancellation: while connecting or in the handshake, the attempt is abandoned (its socket
-/// closed) and cancelled_error thrown; a name lookup in progress (run by Asio's resolver thread) finishes
-/// first, then the next await throws.
+/// closed) and cancelled_error thrown; a name lookup in progress (run by Asio's resolver thread)
+/// finishes first, then the next await throws.
 inline awaitable<stream_pair> open_connection(std::string host, std::uint16_t port,
                                               stream_options options) {
     detail::loop_core& loop = detail::require_running_loop();
@@ -175,11 +174,10 @@ inline awaitable<stream_pair> open_connection(std::string host, std::uint16_t po
             if (options.ssl) {
                 // Named, not temporaries inside the co_await: GCC 12 destroys a ?: temporary
                 // there twice.
-                std::string name = options.server_hostname.empty() ? host
-                                                                   : options.server_hostname;
+                std::string name = options.server_hostname.empty() ? host : options.server_hostname;
                 detail::transport_handle t(detail::stream_access::of(streams.writer));
-                co_await detail::tls_handshake(std::move(t), *options.ssl, false,
-                                               std::move(name), options.ssl_handshake_timeout);
+                co_await detail::tls_handshake(std::move(t), *options.ssl, false, std::move(name),
+                                               options.ssl_handshake_timeout);
             }
             co_return streams;
         }
@@ -205,8 +203,8 @@ inline awaitable<stream_pair> open_unix_connection(std::string path, stream_opti
     stream_pair streams = detail::make_streams(std::move(socket), options);
     if (options.ssl) {
         detail::transport_handle t(detail::stream_access::of(streams.writer));
-        co_await detail::tls_handshake(std::move(t), *options.ssl, false,
-                                       options.server_hostname, options.ssl_handshake_timeout);
+        co_await detail::tls_handshake(std::move(t), *options.ssl, false, options.server_hostname,
+                                       options.ssl_handshake_timeout);
     }
     co_return streams;
 }

@@ -473,8 +473,7 @@ awaitable<server> start_server(Handler handler, std::string host, std::uint16_t 
 /// asyncio.start_unix_server: as start_server, on a Unix socket at `path` (which must not
 /// exist yet: remove a stale one first).
 template <class Handler>
-awaitable<server> start_unix_server(Handler handler, std::string path,
-                                    server_options options) {
+awaitable<server> start_unix_server(Handler handler, std::string path, server_options options) {
     detail::loop_core& loop = detail::require_running_loop();
     auto* s = new detail::server_state(loop, connection_handler(std::move(handler)), options);
     server handle(s);

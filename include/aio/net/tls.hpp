@@ -74,9 +74,10 @@ public:
     }
     /// Sets how the peer's certificate is checked (Python's verify_mode).
     void set_verify_mode(ssl_verify mode) {
-        int flags = mode == ssl_verify::none       ? SSL_VERIFY_NONE
-                    : mode == ssl_verify::optional ? SSL_VERIFY_PEER
-                                                   : SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+        int flags = mode == ssl_verify::none ? SSL_VERIFY_NONE
+                    : mode == ssl_verify::optional
+                        ? SSL_VERIFY_PEER
+                        : SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
         SSL_CTX_set_verify(context_.native_handle(), flags, nullptr);
     }
 
@@ -103,8 +104,9 @@ private:
 /// or, if empty, the system's CA store, and its host name checked (SNI sent). For
 /// client_auth (a server's context): TLS 1.2 or later, no client certificate asked for; add
 /// the server's own with load_cert_chain. Throws ssl_error if `cafile` cannot be read.
-inline std::shared_ptr<ssl_context> create_default_context(ssl_purpose purpose = ssl_purpose::server_auth,
-                                                           const std::string& cafile = "") {
+inline std::shared_ptr<ssl_context>
+create_default_context(ssl_purpose purpose = ssl_purpose::server_auth,
+                       const std::string& cafile = "") {
     bool client = purpose == ssl_purpose::server_auth;
     auto ctx = std::make_shared<ssl_context>(boost::asio::ssl::context(
         client ? boost::asio::ssl::context::tls_client : boost::asio::ssl::context::tls_server));
@@ -343,7 +345,9 @@ ssl_context::make_session(bool server_side, const std::string& server_hostname) 
 
 /// The OpenSSL session of a TLS connection (get_extra_info("ssl_object")), null on a plain
 /// one: for what aio does not wrap (SSL_get_peer_certificate, ALPN, session reuse).
-inline SSL* ssl_object(const stream_writer& w) { return detail::ssl_of(w); }
+inline SSL* ssl_object(const stream_writer& w) {
+    return detail::ssl_of(w);
+}
 
 /// The protocol version in use, e.g. "TLSv1.3" (SSLObject.version()); empty on a plain
 /// connection.

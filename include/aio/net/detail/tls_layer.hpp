@@ -20,9 +20,9 @@ public:
 
     /// What read() gives besides bytes.
     enum class status {
-        more,      ///< nothing more until more ciphertext is fed
-        closed,    ///< the peer's close_notify: EOF
-        failed,    ///< the session failed: error() says why
+        more,   ///< nothing more until more ciphertext is fed
+        closed, ///< the peer's close_notify: EOF
+        failed, ///< the session failed: error() says why
     };
 
     /// Ciphertext received from the peer.

@@ -544,8 +544,7 @@ private:
             lost(std::current_exception());
         }
         received(ec, 0);
-        return rbuf_.size() != before || eof_ || error_ ||
-               handshaking != !tls_->handshake_done();
+        return rbuf_.size() != before || eof_ || error_ || handshaking != !tls_->handshake_done();
     }
 
     /// Decrypts what the session holds into the buffer (advancing the handshake first).
@@ -561,6 +560,7 @@ private:
             if (why == tls_session::status::closed) {
                 eof_ = true;
             } else if (why == tls_session::status::failed) {
+                send_tls_output(); // the alert that tells the peer why, if the socket takes it
                 lost(tls_->error());
             }
             return;
