@@ -2,13 +2,17 @@
 """aio::http's client against a real peer: an aiohttp server.
 
     python3 aiohttp_peer.py PATH_TO_aio_http_tests
+    python3 aiohttp_peer.py PATH_TO_aio_https_tests CERTS_DIR
 
 Starts an aiohttp server on a free port of 127.0.0.1, then runs the test cases of
 tests/http/aiohttp_peer.cpp ("aiohttp peer: ...") with AIO_HTTP_PEER_URL set to it, and exits
-with their status. Exits 77 (ctest's skip) when aiohttp is not installed.
+with their status. With CERTS_DIR (tests/make_test_certs.sh's), the server is https with
+CERTS_DIR/server.pem, and the cases run are tests/http/https.cpp's "aiohttp peer https: ...".
+Exits 77 (ctest's skip) when aiohttp is not installed.
 """
 import asyncio
 import os
+import ssl
 import sys
 
 try:
@@ -74,15 +78,20 @@ def make_app():
     return app
 
 
-async def main(tests):
+async def main(tests, certs=None):
     runner = web.AppRunner(make_app(), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    context = None
+    if certs:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(os.path.join(certs, "server.pem"), os.path.join(certs, "server.key"))
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]
-    env = dict(os.environ, AIO_HTTP_PEER_URL=f"http://127.0.0.1:{port}")
+    scheme, cases = ("https", "aiohttp peer https:*") if certs else ("http", "aiohttp peer:*")
+    env = dict(os.environ, AIO_HTTP_PEER_URL=f"{scheme}://127.0.0.1:{port}")
     proc = await asyncio.create_subprocess_exec(
-        tests, "--no-skip", "--test-case=aiohttp peer:*", env=env
+        tests, "--no-skip", f"--test-case={cases}", env=env
     )
     code = await proc.wait()
     await runner.cleanup()
@@ -90,7 +99,7 @@ async def main(tests):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
+    if len(sys.argv) not in (2, 3):
         print(__doc__, file=sys.stderr)
         sys.exit(2)
-    sys.exit(asyncio.run(main(sys.argv[1])))
+    sys.exit(asyncio.run(main(*sys.argv[1:])))

@@ -814,6 +814,13 @@ AIO_TEST_CASE("connection refused is client_connector_error, bad URLs are invali
         bool invalid = co_await co_throws_as<http::invalid_url>(session.get(bad));
         CHECK_MESSAGE(invalid, std::string(bad));
     }
+    std::string why;
+    try { // this program does not include <aio/net/tls.hpp>
+        co_await session.get("https://127.0.0.1:1/");
+    } catch (const http::invalid_url& e) {
+        why = e.what();
+    }
+    CHECK(why.find("include <aio/net/tls.hpp>") != std::string::npos);
     co_await session.close();
     bool closed =
         co_await co_throws_as<http::client_connection_error>(session.get("http://127.0.0.1:1/"));

@@ -7,15 +7,21 @@
 //   POST /echo             the body back (client_max_size: 1 MiB)
 //   POST /json             {"got": <the JSON body>}
 //   GET  /fail             a handler that throws: 500
+//
+// Built a second time with AIO_PEER_SERVER_TLS (aio_https_peer_server): `CERT KEY` as arguments
+// make it serve https with that certificate (real_peers.py https).
 #include <aio/http/boost_sources.hpp>
 #include <aio/http/server.hpp>
+#ifdef AIO_PEER_SERVER_TLS
+#include <aio/net/tls.hpp>
+#endif
 
 #include <stdexcept>
 #include <string>
 
 namespace web = aio::http;
 
-int main() {
+int main([[maybe_unused]] int argc, [[maybe_unused]] char** argv) {
     web::application app;
     app.get("/", [](web::request&) -> aio::awaitable<web::response> {
         co_return web::response::text("root");
@@ -38,6 +44,11 @@ int main() {
     web::run_app_options options;
     options.host = "127.0.0.1";
     options.port = 0;
+#ifdef AIO_PEER_SERVER_TLS
+    if (argc == 3) {
+        options.ssl = aio::create_server_context(argv[1], argv[2]);
+    }
+#endif
     web::run_app(app, options);
     return 0;
 }

@@ -4,6 +4,11 @@
                                         413, 400, 500, a chunked upload, JSON
     real_peers.py example HTTP_HELLO    examples/http_hello: /, /{name}, five requests at once,
                                         SIGTERM -> exit 0
+    real_peers.py https HTTPS_PEER_SERVER CERTS_DIR
+                                        tests/http/aio_https_peer_server with the certificates
+                                        of tests/make_test_certs.sh: curl --cacert, aiohttp's
+                                        client and asyncio.open_connection(ssl=...); a plain
+                                        client is closed and the server goes on
 
 The server is started on a free port (read from run_app's banner) and stopped with SIGTERM; it
 must exit 0. Exits 77 (skipped) when curl or aiohttp is missing.
@@ -11,8 +16,10 @@ must exit 0. Exits 77 (skipped) when curl or aiohttp is missing.
 import asyncio
 import re
 import shutil
+import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 
@@ -27,11 +34,11 @@ SKIP = 77
 def start(argv):
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
-    match = re.search(r"http://([^:]+):(\d+)", line)
+    match = re.search(r"(https?)://([^:]+):(\d+)", line)
     if not match:
         proc.kill()
         raise SystemExit(f"no banner from {argv[0]}: {line!r}")
-    return proc, f"http://{match.group(1)}:{match.group(2)}", int(match.group(2))
+    return proc, f"{match.group(1)}://{match.group(2)}:{match.group(3)}", int(match.group(3))
 
 
 def stop(proc):
@@ -154,13 +161,62 @@ def check_example(binary):
         stop(proc)
 
 
+def check_https(binary, certs):
+    ca = os.path.join(certs, "ca.pem")
+    proc, _, port = start([binary, os.path.join(certs, "server.pem"),
+                           os.path.join(certs, "server.key")])
+    base = f"https://localhost:{port}"
+    try:
+        assert status_and_body(base + "/hello/curl", "--cacert", ca) == (200, "Hello, curl")
+        assert status_and_body(base + "/echo", "--cacert", ca, data="x" * 100000) == \
+            (200, "x" * 100000)
+        # Without the test CA, curl refuses the certificate (exit 60).
+        refused = subprocess.run(["curl", "-s", "--max-time", "20", base + "/"],
+                                 capture_output=True)
+        assert refused.returncode == 60, refused.returncode
+        # A client speaking plain HTTP to the https port is closed; the server goes on.
+        try:
+            answer = raw_exchange(port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert b"HTTP/1.1" not in answer, answer  # a TLS alert at most
+        except ConnectionResetError:
+            pass
+        assert status_and_body(base + "/", "--cacert", ca) == (200, "root")
+
+        context = ssl.create_default_context(cafile=ca)
+
+        async def clients():
+            async with aiohttp.ClientSession() as session:
+                for _ in range(3):
+                    async with session.get(base + "/hello/aiohttp", ssl=context) as resp:
+                        assert resp.status == 200
+                        assert await resp.text() == "Hello, aiohttp"
+                big = b"y" * (512 * 1024)
+                async with session.post(base + "/echo", data=big, ssl=context) as resp:
+                    assert await resp.read() == big
+            reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=context,
+                                                           server_hostname="localhost")
+            writer.write(b"GET /hello/asyncio HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            answer = await reader.read()
+            assert answer.startswith(b"HTTP/1.1 200"), answer
+            assert answer.endswith(b"Hello, asyncio"), answer
+            writer.close()
+
+        asyncio.run(clients())
+    finally:
+        stop(proc)
+
+
 def main():
-    if len(sys.argv) != 3 or sys.argv[1] not in ("peers", "example"):
+    modes = {"peers": 3, "example": 3, "https": 4}
+    if len(sys.argv) < 2 or modes.get(sys.argv[1]) != len(sys.argv):
         raise SystemExit(__doc__)
     if shutil.which("curl") is None or aiohttp is None:
         print("skipped: needs curl and aiohttp")
         return SKIP
-    (check_peers if sys.argv[1] == "peers" else check_example)(sys.argv[2])
+    if sys.argv[1] == "https":
+        check_https(sys.argv[2], sys.argv[3])
+    else:
+        (check_peers if sys.argv[1] == "peers" else check_example)(sys.argv[2])
     print("ok")
     return 0
 

@@ -3,6 +3,7 @@
 
 #include <aio/error.hpp>
 
+#include <boost/system/errc.hpp>
 #include <boost/system/error_code.hpp>
 
 #include <cstdint>
@@ -21,7 +22,8 @@ public:
 };
 
 /// aiohttp.InvalidURL: a URL that does not parse, lacks a host, or names a scheme other than
-/// http (aio::http has no TLS). url() is the URL as given.
+/// http and https (https only in a program that includes <aio/net/tls.hpp>). url() is the URL
+/// as given.
 class invalid_url : public client_error {
 public:
     invalid_url(std::string url, const std::string& why)
@@ -55,6 +57,24 @@ private:
     std::string host_;
     std::uint16_t port_;
     boost::system::error_code code_;
+};
+
+/// aiohttp.ClientSSLError (ClientConnectorSSLError): the TLS handshake with host:port failed
+/// (a server that does not speak TLS, no protocol or cipher in common). what() holds the TLS
+/// library's reason.
+class client_ssl_error : public client_connector_error {
+public:
+    client_ssl_error(std::string host, std::uint16_t port, const std::string& why)
+        : client_connector_error(
+              std::move(host), port,
+              boost::system::errc::make_error_code(boost::system::errc::protocol_error), why) {}
+};
+
+/// aiohttp.ClientConnectorCertificateError: the server's certificate did not verify (an
+/// unknown CA, another host's name, expired); what() says "certificate verify failed: ...".
+class client_connector_certificate_error : public client_ssl_error {
+public:
+    using client_ssl_error::client_ssl_error;
 };
 
 /// aiohttp.ServerDisconnectedError: the server closed the connection (or it was reset) before

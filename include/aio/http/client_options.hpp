@@ -2,10 +2,13 @@
 // (aiohttp's ClientTimeout, TCPConnector and request arguments).
 #pragma once
 
+#include <aio/net/detail/tls_layer.hpp>
+
 #include <boost/json/value.hpp>
 
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -50,6 +53,13 @@ struct client_session_options {
     std::size_t max_line_size = 8190;
     std::size_t max_field_size = 8190;
     std::size_t max_headers = 128;
+    /// TLS for https URLs (aiohttp's ssl=ctx): a client context, e.g.
+    /// `aio::create_default_context(aio::ssl_purpose::server_auth, "ca.pem")` from
+    /// <aio/net/tls.hpp>. Null: the default context (the system's CA store, host name checked).
+    std::shared_ptr<const aio::detail::tls_context> ssl{};
+    /// False: https without verifying the server's certificate (aiohttp's ssl=False), when
+    /// `ssl` is null.
+    bool verify_ssl = true;
 };
 
 /// One request's arguments (aiohttp's session.request keyword arguments). At most one body:

@@ -60,7 +60,9 @@ public:
     explicit client_session(client_session_options options = {})
         : options_(std::move(options)),
           pool_(std::make_shared<detail::connection_pool>(options_.limit, options_.limit_per_host,
-                                                          options_.keepalive_timeout)) {}
+                                                          options_.keepalive_timeout)) {
+        pool_->set_tls(options_.ssl, options_.verify_ssl);
+    }
     client_session(const client_session&) = delete;
     client_session& operator=(const client_session&) = delete;
     client_session(client_session&&) noexcept = default;

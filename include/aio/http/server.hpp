@@ -128,7 +128,7 @@ private:
 /// Errors: boost::system::system_error naming the address (in use, not resolvable).
 /// Cancellation: as aio::start_server's name lookup.
 inline awaitable<server> start_server(const application& app, std::string host, std::uint16_t port,
-                                      server_options options = {}) {
+                                      server_options options) {
     auto state = std::make_shared<detail::server_state>(app, options);
     std::weak_ptr<detail::server_state> weak = state;
     // Named, not a temporary inside the co_await: GCC 12 (docs/streams.md).
@@ -142,6 +142,13 @@ inline awaitable<server> start_server(const application& app, std::string host, 
     };
     state->listener = co_await aio::start_server(serve, std::move(host), port, options);
     co_return server(std::move(state));
+}
+
+/// start_server with the default server_options: a function of its own, not a default argument
+/// (GCC 12 destroys a default argument's temporary twice when the call is inside a co_await).
+inline awaitable<server> start_server(const application& app, std::string host,
+                                      std::uint16_t port) {
+    return start_server(app, std::move(host), port, server_options{});
 }
 
 /// Options of run_app: the server's, where to listen, and how many loops.
@@ -168,8 +175,9 @@ inline void run_app(const application& app, run_app_options options = {}) {
         serving.reuse_port = serving.reuse_port || options.loops > 1;
         server srv = co_await start_server(app, options.host, options.port, serving);
         if (index == 0 && options.print) {
-            std::cout << "======== Running on http://" << options.host << ':' << srv.port()
-                      << " ========\n(Press CTRL+C to quit)" << std::endl;
+            std::cout << "======== Running on " << (options.ssl ? "https" : "http") << "://"
+                      << options.host << ':' << srv.port() << " ========\n(Press CTRL+C to quit)"
+                      << std::endl;
         }
         co_await srv.serve_forever();
     };

@@ -5,17 +5,22 @@
 #include <aio/awaitable.hpp>
 #include <aio/detail/loop_core.hpp>
 #include <aio/error.hpp>
+#include <aio/net/detail/tls_layer.hpp>
 #include <aio/net/detail/transport.hpp>
+#include <aio/net/ssl_error.hpp>
 #include <aio/net/stream_reader.hpp>
 #include <aio/net/stream_writer.hpp>
+#include <aio/wait.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -29,6 +34,17 @@ struct stream_options {
     bool no_delay = true;
     /// SO_KEEPALIVE.
     bool keep_alive = false;
+
+    /// TLS (asyncio's ssl=): the context connections are made with, e.g.
+    /// `aio::create_default_context()` from <aio/net/tls.hpp>; null (the default) for plain
+    /// TCP. The handshake completes before open_connection returns or a server's handler runs.
+    std::shared_ptr<const detail::tls_context> ssl;
+    /// The name a client's TLS checks the server's certificate against and sends as SNI
+    /// (asyncio's server_hostname); empty means the host open_connection was given.
+    std::string server_hostname;
+    /// How long the TLS handshake may take (asyncio's ssl_handshake_timeout, 60 s); then the
+    /// connection is aborted.
+    std::chrono::milliseconds ssl_handshake_timeout = std::chrono::seconds(60);
 };
 
 /// A connection's two halves, as open_connection returns them:
@@ -82,6 +98,44 @@ connect_one(loop_core& loop, const boost::asio::generic::stream_protocol::endpoi
     co_return ec;
 }
 
+/// Runs the TLS handshake of a new connection with `ctx`. Errors: ssl_error (a certificate
+/// that does not verify: ssl_cert_verification_error), boost::system::system_error
+/// (connection_aborted) after `limit`; either way the connection is aborted. Cancellation:
+/// the connection is aborted and cancelled_error thrown.
+inline awaitable<void> tls_handshake(transport_handle t, const tls_context& ctx, bool server_side,
+                                     std::string server_hostname, std::chrono::milliseconds limit) {
+    auto handshake = [&]() -> awaitable<void> {
+        t->start_tls(ctx.make_session(server_side, server_hostname));
+        while (!t->tls()->handshake_done()) {
+            if (t->error()) {
+                std::rethrow_exception(t->error());
+            }
+            if (t->eof()) {
+                throw ssl_error("the peer closed the connection during the handshake");
+            }
+            io_waiter w;
+            if (co_await t->receive(w)) {
+                throw cancelled_error();
+            }
+        }
+        if (t->error()) {
+            std::rethrow_exception(t->error());
+        }
+    };
+    try {
+        co_await aio::timeout(limit, handshake);
+    } catch (const timeout_error&) {
+        t->abort();
+        throw boost::system::system_error(boost::asio::error::connection_aborted,
+                                          "aio: SSL handshake is taking longer than " +
+                                              std::to_string(limit.count()) +
+                                              " ms: aborting the connection");
+    } catch (...) {
+        t->abort();
+        throw;
+    }
+}
+
 inline std::string host_port(const std::string& host, std::uint16_t port) {
     return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
            std::to_string(port);
@@ -93,11 +147,15 @@ inline std::string host_port(const std::string& host, std::uint16_t port) {
 /// trying each resolved address in turn; returns the connection's reader and writer.
 /// Errors: boost::system::system_error naming host and port - a name that does not resolve,
 /// or the last address's error (connection refused, unreachable) when none accepts.
-/// Cancellation: while connecting, the attempt is abandoned (its socket closed) and
-/// cancelled_error thrown; a name lookup in progress (run by Asio's resolver thread) finishes
-/// first, then the next await throws.
+/// With options.ssl, the TLS handshake follows (checking the certificate against
+/// options.server_hostname, by default `host`): errors as tls_handshake's - ssl_error,
+/// ssl_cert_verification_error ("certificate verify failed: ..."), a timeout after
+/// options.ssl_handshake_timeout.
+/// Cancellation: while connecting or in the handshake, the attempt is abandoned (its socket
+/// closed) and cancelled_error thrown; a name lookup in progress (run by Asio's resolver thread)
+/// finishes first, then the next await throws.
 inline awaitable<stream_pair> open_connection(std::string host, std::uint16_t port,
-                                              stream_options options = {}) {
+                                              stream_options options) {
     detail::loop_core& loop = detail::require_running_loop();
     boost::asio::ip::tcp::resolver resolver(loop.executor());
     auto [resolve_error, results] = co_await resolver.async_resolve(
@@ -112,7 +170,16 @@ inline awaitable<stream_pair> open_connection(std::string host, std::uint16_t po
         last = co_await detail::connect_one(
             loop, boost::asio::generic::stream_protocol::endpoint(entry.endpoint()), socket);
         if (!last) {
-            co_return detail::make_streams(std::move(socket), options);
+            stream_pair streams = detail::make_streams(std::move(socket), options);
+            if (options.ssl) {
+                // Named, not temporaries inside the co_await: GCC 12 destroys a ?: temporary
+                // there twice.
+                std::string name = options.server_hostname.empty() ? host : options.server_hostname;
+                detail::transport_handle t(detail::stream_access::of(streams.writer));
+                co_await detail::tls_handshake(std::move(t), *options.ssl, false, std::move(name),
+                                               options.ssl_handshake_timeout);
+            }
+            co_return streams;
         }
     }
     throw boost::system::system_error(last, "aio: open_connection: cannot connect to " +
@@ -121,7 +188,7 @@ inline awaitable<stream_pair> open_connection(std::string host, std::uint16_t po
 
 /// asyncio.open_unix_connection: connects to the Unix socket at `path`. Errors and
 /// cancellation as open_connection.
-inline awaitable<stream_pair> open_unix_connection(std::string path, stream_options options = {}) {
+inline awaitable<stream_pair> open_unix_connection(std::string path, stream_options options) {
     detail::loop_core& loop = detail::require_running_loop();
     detail::stream_socket socket(loop.executor());
     boost::system::error_code ec =
@@ -133,7 +200,26 @@ inline awaitable<stream_pair> open_unix_connection(std::string path, stream_opti
         throw boost::system::system_error(ec,
                                           "aio: open_unix_connection: cannot connect to " + path);
     }
-    co_return detail::make_streams(std::move(socket), options);
+    stream_pair streams = detail::make_streams(std::move(socket), options);
+    if (options.ssl) {
+        detail::transport_handle t(detail::stream_access::of(streams.writer));
+        co_await detail::tls_handshake(std::move(t), *options.ssl, false, options.server_hostname,
+                                       options.ssl_handshake_timeout);
+    }
+    co_return streams;
+}
+
+// The forms without options are functions of their own rather than default arguments: GCC 12
+// destroys a default argument's temporary twice when the call is inside a co_await.
+
+/// open_connection with the default stream_options (plain TCP).
+inline awaitable<stream_pair> open_connection(std::string host, std::uint16_t port) {
+    return open_connection(std::move(host), port, stream_options{});
+}
+
+/// open_unix_connection with the default stream_options.
+inline awaitable<stream_pair> open_unix_connection(std::string path) {
+    return open_unix_connection(std::move(path), stream_options{});
 }
 
 } // namespace aio

@@ -236,6 +236,24 @@ private:
         ++self->active_;
         connection_finished at_end{*self, entry};
         std::exception_ptr error;
+        if (self->options_.ssl) {
+            try {
+                transport_handle t(entry.t);
+                co_await tls_handshake(std::move(t), *self->options_.ssl, true, std::string(),
+                                       self->options_.ssl_handshake_timeout);
+            } catch (...) {
+                if (is_cancellation(std::current_exception())) {
+                    throw;
+                }
+                error = std::current_exception();
+            }
+            if (error) { // asyncio logs it too; the server goes on
+                self->loop_->report({"aio: start_server: TLS handshake failed (peer " +
+                                         streams.writer.peername().to_string() + ")",
+                                     error, ""});
+                co_return;
+            }
+        }
         try {
             co_await self->handler_(streams.reader, streams.writer);
         } catch (...) {
@@ -423,10 +441,14 @@ listen_on(loop_core& loop, const boost::asio::generic::stream_protocol::endpoint
 /// and IPv6). Port 0 picks a free port: server::port() says which. Errors:
 /// boost::system::system_error naming the address (in use, not resolvable, no permission).
 /// A handler's exception is reported through the loop's exception handler and closes its
-/// connection; the server goes on. Cancellation: as open_connection's name lookup.
+/// connection; the server goes on. With options.ssl (a server context: create_server_context
+/// in <aio/net/tls.hpp>), each connection's TLS handshake completes before its handler runs;
+/// a failed one (a bad certificate, a client not speaking TLS, no handshake within
+/// options.ssl_handshake_timeout) is reported likewise and closes that connection only.
+/// Cancellation: as open_connection's name lookup.
 template <class Handler>
 awaitable<server> start_server(Handler handler, std::string host, std::uint16_t port,
-                               server_options options = {}) {
+                               server_options options) {
     detail::loop_core& loop = detail::require_running_loop();
     boost::asio::ip::tcp::resolver resolver(loop.executor());
     auto [ec, results] = co_await resolver.async_resolve(
@@ -451,8 +473,7 @@ awaitable<server> start_server(Handler handler, std::string host, std::uint16_t 
 /// asyncio.start_unix_server: as start_server, on a Unix socket at `path` (which must not
 /// exist yet: remove a stale one first).
 template <class Handler>
-awaitable<server> start_unix_server(Handler handler, std::string path,
-                                    server_options options = {}) {
+awaitable<server> start_unix_server(Handler handler, std::string path, server_options options) {
     detail::loop_core& loop = detail::require_running_loop();
     auto* s = new detail::server_state(loop, connection_handler(std::move(handler)), options);
     server handle(s);
@@ -463,6 +484,20 @@ awaitable<server> start_unix_server(Handler handler, std::string path,
                           options, path));
     s->start_serving();
     co_return handle;
+}
+
+// Without options: functions of their own, not default arguments (see open_connection).
+
+/// start_server with the default server_options.
+template <class Handler>
+awaitable<server> start_server(Handler handler, std::string host, std::uint16_t port) {
+    return start_server(std::move(handler), std::move(host), port, server_options{});
+}
+
+/// start_unix_server with the default server_options.
+template <class Handler>
+awaitable<server> start_unix_server(Handler handler, std::string path) {
+    return start_unix_server(std::move(handler), std::move(path), server_options{});
 }
 
 } // namespace aio

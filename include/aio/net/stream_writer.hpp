@@ -73,7 +73,8 @@ public:
     }
 
     /// Closes the connection once what was written is sent (asyncio's close); reads then see
-    /// EOF. Idempotent. Never throws.
+    /// EOF. Over TLS, close_notify is sent last (the peer's is not waited for). Idempotent.
+    /// Never throws.
     void close() { t_->close(); }
 
     /// Closes now, dropping what was not sent (asyncio's transport.abort()).
@@ -99,11 +100,12 @@ public:
     bool is_closing() const { return t_->closing(); }
 
     /// Sends EOF once the buffer is sent (a TCP half-close: the peer reads EOF and may still
-    /// reply; asyncio's write_eof). write() afterwards throws std::logic_error.
+    /// reply; asyncio's write_eof). write() afterwards throws std::logic_error. On a TLS
+    /// connection (no half-close): throws std::logic_error, as asyncio raises.
     void write_eof() { t_->write_eof(); }
 
-    /// True: TCP and Unix stream sockets can half-close.
-    bool can_write_eof() const noexcept { return true; }
+    /// True: TCP and Unix stream sockets can half-close; false over TLS.
+    bool can_write_eof() const noexcept { return t_.get() == nullptr || t_->tls() == nullptr; }
 
     /// Bytes written and not yet sent (asyncio's transport.get_write_buffer_size()).
     std::size_t write_buffer_size() const { return t_->write_buffer_size(); }

@@ -223,7 +223,10 @@ private:
                         parser.put(boost::asio::buffer(buffered.data(), buffered.size()), ec);
                     reader_.consume(used);
                     header_bytes += used;
-                    if (over_header_limit(parser, header_bytes)) {
+                    // (Not over Beast's own error: a declared body too large fails the header
+                    // with the rest of a large read still buffered.)
+                    if ((!ec || ec == boost::beast::http::error::need_more) &&
+                        over_header_limit(parser, header_bytes)) {
                         ec = boost::beast::http::error::header_limit;
                     }
                     if (!ec && parser.is_header_done()) {
@@ -417,7 +420,9 @@ private:
     /// the connection, and a client that is still sending then meets the reset instead of
     /// reading the answer (nginx's lingering close, for the same reason).
     awaitable<void> close_lingering() {
-        writer_.write_eof();
+        if (writer_.can_write_eof()) { // TLS has no half-close: the answer's framing must do
+            writer_.write_eof();
+        }
         watch(linger_time);
         std::size_t dropped = 0;
         while (dropped < linger_bytes) {

@@ -6,7 +6,9 @@
 #include <aio/error.hpp>
 #include <aio/event.hpp>
 #include <aio/http/client_errors.hpp>
+#include <aio/net/detail/tls_layer.hpp>
 #include <aio/net/open_connection.hpp>
+#include <aio/net/ssl_error.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -22,11 +24,15 @@
 
 namespace aio::http::detail {
 
-/// Where a connection goes: host and port (the pool's key is "host:port").
+/// Where a connection goes: host, port, and whether over TLS (the pool's key is
+/// "http://host:port" or "https://host:port").
 struct endpoint {
     std::string host;
     std::uint16_t port = 80;
-    std::string key() const { return host + ":" + std::to_string(port); }
+    bool tls = false;
+    std::string key() const {
+        return (tls ? "https://" : "http://") + host + ":" + std::to_string(port);
+    }
 };
 
 /// An open connection and when it became idle.
@@ -102,14 +108,32 @@ public:
         w.slot = false; // the slot is the slot_guard's now
         slot_guard slot(*this, key);
         stream_pair streams;
+        stream_options options;
+        if (to.tls) {
+            if (!tls_) {
+                tls_ = aio::detail::default_client_tls(verify_tls_);
+            }
+            options.ssl = tls_;
+        }
         try {
-            streams = co_await open_connection(to.host, to.port);
+            streams = co_await open_connection(to.host, to.port, options);
+        } catch (const ssl_cert_verification_error& e) {
+            throw client_connector_certificate_error(to.host, to.port, e.what());
+        } catch (const ssl_error& e) {
+            throw client_ssl_error(to.host, to.port, e.what());
         } catch (const boost::system::system_error& e) {
             throw client_connector_error(to.host, to.port, e.code(), e.what());
         }
         slot.keep();
         co_return pooled_connection{
             std::move(streams.reader), std::move(streams.writer), std::move(key), {}, false};
+    }
+
+    /// The TLS context of https connections: `context`, or if null the default one (verifying
+    /// the server unless `verify` is false), made at the first https connection.
+    void set_tls(std::shared_ptr<const aio::detail::tls_context> context, bool verify) {
+        tls_ = std::move(context);
+        verify_tls_ = verify;
     }
 
     /// Takes back a connection whose response was read to its end, for reuse; a waiting
@@ -320,6 +344,8 @@ private:
         }
     }
 
+    std::shared_ptr<const aio::detail::tls_context> tls_;
+    bool verify_tls_ = true;
     std::size_t limit_;
     std::size_t limit_per_host_;
     std::chrono::steady_clock::duration keepalive_;

@@ -36,7 +36,7 @@ inline std::string form_urlencode(const name_value_list& pairs) {
     return out;
 }
 
-/// An absolute http URL, checked: it has a host and a valid port.
+/// An absolute http or https URL, checked: it has a host and a valid port.
 class request_target {
 public:
     request_target() = default;
@@ -95,21 +95,24 @@ public:
     /// The URL without its fragment, as text.
     const std::string& url() const noexcept { return text_; }
     bool same_origin(const request_target& other) const {
-        return endpoint_.host == other.endpoint_.host && endpoint_.port == other.endpoint_.port;
+        return endpoint_.host == other.endpoint_.host && endpoint_.port == other.endpoint_.port &&
+               endpoint_.tls == other.endpoint_.tls;
     }
 
 private:
     void check(const std::string& given) {
-        if (url_.scheme_id() == boost::urls::scheme::https) {
-            throw invalid_url(given, "https needs TLS, which aio::http does not have");
+        bool tls = url_.scheme_id() == boost::urls::scheme::https;
+        if (tls && aio::detail::default_client_tls == nullptr) {
+            throw invalid_url(given, "https needs TLS: include <aio/net/tls.hpp> and link "
+                                     "OpenSSL (CMake: aio::tls)");
         }
-        if (url_.scheme_id() != boost::urls::scheme::http) {
-            throw invalid_url(given, "not an http URL");
+        if (!tls && url_.scheme_id() != boost::urls::scheme::http) {
+            throw invalid_url(given, "not an http or https URL");
         }
         if (url_.encoded_host().empty()) {
             throw invalid_url(given, "no host");
         }
-        std::uint16_t port = 80;
+        std::uint16_t port = tls ? 443 : 80;
         if (url_.has_port()) {
             // port_number() wraps numbers past 65535: read the digits here.
             std::string_view digits = url_.port();
@@ -121,7 +124,7 @@ private:
             }
             port = static_cast<std::uint16_t>(value);
         }
-        endpoint_ = {url_.host_address(), port};
+        endpoint_ = {url_.host_address(), port, tls};
         url_.remove_fragment();
         text_ = std::string(url_.buffer());
     }

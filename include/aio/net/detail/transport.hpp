@@ -8,6 +8,7 @@
 #include <aio/detail/ref.hpp>
 #include <aio/detail/suspend.hpp>
 #include <aio/error.hpp>
+#include <aio/net/detail/tls_layer.hpp>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/buffer.hpp>
@@ -223,6 +224,13 @@ public:
             return false;
         }
         boost::system::error_code ec;
+        if (tls_) {
+            std::size_t n = socket_.read_some(boost::asio::buffer(tls_in_.get(), tls_read), ec);
+            if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) {
+                return false;
+            }
+            return tls_received(ec, n);
+        }
         std::size_t n = socket_.read_some(read_tail(), ec);
         if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) {
             return false;
@@ -230,6 +238,20 @@ public:
         received(ec, n);
         return true;
     }
+
+    // --- TLS ------------------------------------------------------------------------------
+
+    /// From now on the bytes on the socket are `session`'s ciphertext: reads decrypt into the
+    /// buffer, writes encrypt. Starts the handshake (a client's first message goes out);
+    /// receive() then advances it until tls_session().handshake_done() (or EOF, or error()).
+    void start_tls(std::unique_ptr<detail::tls_session> session) {
+        tls_in_.reset(new char[tls_read]);
+        tls_ = std::move(session);
+        decrypt();
+        send_tls_output();
+    }
+    /// The TLS session, or null on a plain connection.
+    detail::tls_session* tls() const noexcept { return tls_.get(); }
 
     /// Parks the reading task until the next read of the socket completes, starting one unless
     /// one is in flight (a read cancelled earlier leaves its own: the bytes it brings are kept).
@@ -296,29 +318,16 @@ public:
     template <class Bytes>
     void write(Bytes&& data) {
         check_writable();
-        std::string_view view(data);
-        if (view.empty()) {
-            return;
+        if (tls_) {
+            std::string ciphertext;
+            tls_->encrypt(std::string_view(data), ciphertext);
+            write_raw(std::move(ciphertext));
+        } else {
+            write_raw(std::forward<Bytes>(data));
         }
-        if (write_buffer_size() == 0 && !write_wait_pending_) {
-            std::size_t sent = send_now(view);
-            if (error_) {
-                std::rethrow_exception(error_);
-            }
-            if (sent == view.size()) {
-                return;
-            }
-            if constexpr (std::is_same_v<std::remove_cvref_t<Bytes>, std::string> &&
-                          !std::is_lvalue_reference_v<Bytes>) {
-                wbuf_ = std::move(data); // the caller's string is the buffer: no copy
-                wpos_ = sent;
-                buffered();
-                return;
-            }
-            view.remove_prefix(sent);
+        if (error_) {
+            std::rethrow_exception(error_);
         }
-        wbuf_.append(view);
-        buffered();
     }
 
     /// write() of several pieces in order, sent together: one system call (sendmsg) takes up to
@@ -327,6 +336,14 @@ public:
     template <std::ranges::input_range Pieces>
     void write_pieces(const Pieces& pieces) {
         check_writable();
+        if (tls_) { // one run of records for all the pieces
+            std::string plaintext;
+            for (const auto& piece : pieces) {
+                plaintext.append(std::string_view(piece));
+            }
+            write(std::move(plaintext));
+            return;
+        }
         auto it = std::ranges::begin(pieces);
         auto end = std::ranges::end(pieces);
         while (it != end && write_buffer_size() == 0 && !write_wait_pending_) {
@@ -364,6 +381,35 @@ public:
         }
     }
 
+    /// Sends what the socket takes of `data` now (bytes as they go on the wire) and buffers the
+    /// rest. A failed send is recorded (error()).
+    template <class Bytes>
+    void write_raw(Bytes&& data) {
+        std::string_view view(data);
+        if (view.empty()) {
+            return;
+        }
+        if (write_buffer_size() == 0 && !write_wait_pending_) {
+            std::size_t sent = send_now(view);
+            if (error_) {
+                return;
+            }
+            if (sent == view.size()) {
+                return;
+            }
+            if constexpr (std::is_same_v<std::remove_cvref_t<Bytes>, std::string> &&
+                          !std::is_lvalue_reference_v<Bytes>) {
+                wbuf_ = std::move(data); // the caller's string is the buffer: no copy
+                wpos_ = sent;
+                buffered();
+                return;
+            }
+            view.remove_prefix(sent);
+        }
+        wbuf_.append(view);
+        buffered();
+    }
+
     /// True while the buffer went above high water and has not yet fallen to low water.
     bool paused() const noexcept { return paused_; }
     bool closing() const noexcept { return closing_; }
@@ -380,8 +426,12 @@ public:
         return park(w);
     }
 
-    /// Half-closes: once the buffer is sent, the peer reads EOF; reading goes on.
+    /// Half-closes: once the buffer is sent, the peer reads EOF; reading goes on. TLS has no
+    /// half-close: std::logic_error (asyncio raises too).
     void write_eof() {
+        if (tls_) {
+            throw std::logic_error("aio: stream_writer::write_eof is not supported over TLS");
+        }
         if (closing_ || eof_requested_) {
             return;
         }
@@ -396,6 +446,13 @@ public:
     void close() noexcept {
         if (closing_) {
             return;
+        }
+        if (tls_ && !closed_ && !error_ && tls_->handshake_done()) {
+            tls_->shutdown(); // close_notify, sent after what is buffered
+            try {
+                send_tls_output();
+            } catch (...) { // out of memory: close without it
+            }
         }
         closing_ = true;
         if (write_buffer_size() == 0 || error_) {
@@ -431,6 +488,10 @@ private:
     }
 
     void start_read() {
+        if (tls_) {
+            start_tls_read();
+            return;
+        }
         boost::asio::mutable_buffer tail = read_tail();
         socket_.async_read_some(tail, [self = ref<transport>(this), asked = tail.size()](
                                           const boost::system::error_code& ec, std::size_t n) {
@@ -443,6 +504,76 @@ private:
             }
             self->resume_reader();
         });
+    }
+
+    /// How much ciphertext one read of the socket takes on a TLS connection.
+    static constexpr std::size_t tls_read = 64 * 1024;
+
+    /// A read of ciphertext. What it brings is decrypted into the buffer; a read that brings
+    /// no plaintext (a partial record, a handshake message) is followed by the next one without
+    /// waking the reader, unless the handshake completed or the connection ended.
+    void start_tls_read() {
+        socket_.async_read_some(
+            boost::asio::buffer(tls_in_.get(), tls_read),
+            [self = ref<transport>(this)](const boost::system::error_code& ec, std::size_t n) {
+                self->read_pending_ = false;
+                self->rbuf_.pin(false);
+                bool changed = self->tls_received(ec, n);
+                if (!changed && self->read_waiter_ != nullptr && !self->closed_) {
+                    self->read_pending_ = true;
+                    self->rbuf_.pin(true);
+                    self->start_tls_read();
+                    return;
+                }
+                self->resume_reader();
+            });
+    }
+
+    /// What a read of ciphertext gave: true if a reader sees a change (plaintext, EOF, an
+    /// error, the handshake completed).
+    bool tls_received(const boost::system::error_code& ec, std::size_t n) {
+        std::size_t before = rbuf_.size();
+        bool handshaking = !tls_->handshake_done();
+        try {
+            if (n > 0) {
+                tls_->feed(std::string_view(tls_in_.get(), n));
+            }
+            decrypt();
+            send_tls_output();
+        } catch (...) {
+            lost(std::current_exception());
+        }
+        received(ec, 0);
+        return rbuf_.size() != before || eof_ || error_ || handshaking != !tls_->handshake_done();
+    }
+
+    /// Decrypts what the session holds into the buffer (advancing the handshake first).
+    void decrypt() {
+        for (;;) {
+            boost::asio::mutable_buffer room = rbuf_.prepare(16 * 1024);
+            tls_session::status why = tls_session::status::more;
+            std::size_t n = tls_->read(static_cast<char*>(room.data()), room.size(), why);
+            if (n > 0) {
+                rbuf_.commit(n);
+                continue;
+            }
+            if (why == tls_session::status::closed) {
+                eof_ = true;
+            } else if (why == tls_session::status::failed) {
+                send_tls_output(); // the alert that tells the peer why, if the socket takes it
+                lost(tls_->error());
+            }
+            return;
+        }
+    }
+
+    /// Sends the ciphertext the session made (handshake messages, records, close_notify).
+    void send_tls_output() {
+        std::string out;
+        tls_->take_output(out);
+        if (!out.empty() && !closed_) {
+            write_raw(std::move(out));
+        }
     }
 
     /// A read started from the loop's ready queue (see receive). Holds a reference meanwhile.
@@ -604,6 +735,12 @@ private:
                 error_ = std::current_exception();
             }
         }
+        lost(error_);
+    }
+    void lost(std::exception_ptr error) noexcept {
+        if (!error_) {
+            error_ = std::move(error);
+        }
         wbuf_.clear();
         wpos_ = 0;
         finish_close();
@@ -639,6 +776,8 @@ private:
     bool drained_ = false;
     std::size_t read_size_ = min_read;
     deferred_read deferred_read_{*this};
+    std::unique_ptr<tls_session> tls_;
+    std::unique_ptr<char[]> tls_in_;
 
     std::string wbuf_;
     std::size_t wpos_ = 0;
