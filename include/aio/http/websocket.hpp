@@ -5,6 +5,7 @@
 
 #include <aio/awaitable.hpp>
 #include <aio/error.hpp>
+#include <aio/event.hpp>
 #include <aio/generator.hpp>
 #include <aio/http/detail/ws_stream.hpp>
 #include <aio/lock.hpp>
@@ -101,6 +102,7 @@ struct ws_core {
         if (!close_code) {
             close_code = code;
         }
+        ended.set();
     }
 
     boost::beast::websocket::stream<ws_stream> ws;
@@ -110,6 +112,7 @@ struct ws_core {
     bool closed = false;
     bool closing = false;
     std::optional<std::uint16_t> close_code;
+    aio::event ended; ///< set once closed
 };
 
 } // namespace detail
@@ -155,6 +158,14 @@ public:
                            std::string(static_cast<const char*>(bytes.data()), bytes.size()), 0};
             core->buffer.clear();
             co_return msg;
+        }
+        if (ec == boost::asio::error::operation_aborted && core->closing) {
+            // Beast ends a read pending when close() starts this way: the close is ours, not
+            // a cancellation; the peer's answer comes to close().
+            if (!core->closed) {
+                co_await core->ended.wait();
+            }
+            co_return ws_message{ws_msg_type::closed, {}, core->close_code.value_or(0)};
         }
         co_return failed(*core, ec);
     }
