@@ -132,6 +132,39 @@ async def aiohttp_client(base):
             assert resp.status == 405
         async with session.post(base + "/echo", data=b"y" * (1024 * 1024 + 1)) as resp:
             assert resp.status == 413
+        await aiohttp_websocket(session, base)
+
+
+async def aiohttp_websocket(session, base):
+    # Echo, ping/pong (autoping off: the server's pong comes to the client), the server's
+    # close with a code, the client's close, an oversized message (1009), a plain GET (400).
+    async with session.ws_connect(base + "/ws", autoping=False) as ws:
+        await ws.send_str("hello")
+        assert (await ws.receive_str()) == "hello"
+        await ws.send_bytes(b"\x00\xff")
+        assert (await ws.receive_bytes()) == b"\x00\xff"
+        await ws.ping(b"p1")
+        msg = await ws.receive()
+        assert msg.type == aiohttp.WSMsgType.PONG and msg.data == b"p1", msg
+        for i in range(50):
+            await ws.send_str(f"m{i}")
+        for i in range(50):
+            assert (await ws.receive_str()) == f"m{i}"
+        await ws.send_str("close")
+        msg = await ws.receive()
+        assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 4000, msg
+        assert msg.extra == "as asked", msg
+    async with session.ws_connect(base + "/ws") as ws:
+        await ws.send_str("x")
+        assert (await ws.receive_str()) == "x"
+        await ws.close(code=4001)
+        assert ws.close_code == 4001, ws.close_code
+    async with session.ws_connect(base + "/ws") as ws:
+        await ws.send_str("y" * 1025)
+        msg = await ws.receive()
+        assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 1009, msg
+    async with session.get(base + "/ws") as resp:
+        assert resp.status == 400
 
 
 def check_example(binary):
