@@ -4,6 +4,9 @@
                                         413, 400, 500, a chunked upload, JSON
     real_peers.py example HTTP_HELLO    examples/http_hello: /, /{name}, five requests at once,
                                         SIGTERM -> exit 0
+    real_peers.py ws_chat WS_CHAT       examples/ws_chat: the page, three aiohttp WebSocket
+                                        clients chatting, SIGTERM -> the open WebSocket is
+                                        closed with 1001 (going away) and the server exits 0
 
 The server is started on a free port (read from run_app's banner) and stopped with SIGTERM; it
 must exit 0. Exits 77 (skipped) when curl or aiohttp is missing.
@@ -187,13 +190,47 @@ def check_example(binary):
         stop(proc)
 
 
+def check_ws_chat(binary):
+    proc, base, _ = start([binary, "--serve", "--port", "0"])
+    try:
+        code, page = status_and_body(base + "/")
+        assert code == 200 and "new WebSocket(" in page, (code, page)
+
+        async def chat():
+            lines = ["one", "two", "three"]
+            async with aiohttp.ClientSession() as session:
+                sockets = [await session.ws_connect(base + "/ws") for _ in lines]
+                for ws in sockets:
+                    assert (await ws.receive_str()) == "welcome"
+                for ws, line in zip(sockets, lines):
+                    await ws.send_str(line)
+                for ws in sockets:
+                    got = sorted([await ws.receive_str() for _ in lines])
+                    assert got == sorted(lines), got
+                for ws in sockets[1:]:
+                    await ws.close()
+                # The server's shutdown closes the WebSocket still open with 1001.
+                proc.send_signal(signal.SIGTERM)
+                msg = await sockets[0].receive()
+                assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 1001, msg
+                await sockets[0].close()
+
+        asyncio.run(chat())
+        code = proc.wait(timeout=30)
+        assert code == 0, f"the server exited with {code} after SIGTERM"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
 def main():
-    if len(sys.argv) != 3 or sys.argv[1] not in ("peers", "example"):
+    modes = {"peers": check_peers, "example": check_example, "ws_chat": check_ws_chat}
+    if len(sys.argv) != 3 or sys.argv[1] not in modes:
         raise SystemExit(__doc__)
     if shutil.which("curl") is None or aiohttp is None:
         print("skipped: needs curl and aiohttp")
         return SKIP
-    (check_peers if sys.argv[1] == "peers" else check_example)(sys.argv[2])
+    modes[sys.argv[1]](sys.argv[2])
     print("ok")
     return 0
 
