@@ -212,7 +212,7 @@ public:
     /// Sends a text message (aiohttp's send_str); returns once it is handed to the
     /// connection (written, or buffered under the streams' flow control). Throws
     /// boost::system::system_error if closed or the connection is lost. Cancellation: throws
-    /// cancelled_error; the WebSocket is aborted if the frame was half sent.
+    /// cancelled_error and aborts the connection (the frame may be half sent).
     awaitable<void> send_str(std::string_view text) { return send(text, true); }
     /// Sends a binary message (aiohttp's send_bytes). As send_str().
     awaitable<void> send_bytes(std::string_view bytes) { return send(bytes, false); }
