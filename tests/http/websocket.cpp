@@ -192,7 +192,8 @@ AIO_TEST_CASE("websocket: a frame sent with the upgrade request is not lost") {
     co_await srv.shutdown(1s);
 }
 
-AIO_TEST_CASE("websocket: cancelling a receive throws cancelled_error and aborts the connection") {
+AIO_TEST_CASE(
+    "websocket: a second receive at once throws; cancelling a receive aborts the connection") {
     auto log = std::make_shared<server_log>();
     http::server srv = co_await http::start_server(echo_app(log), "127.0.0.1", 0);
     http::client_session session;
@@ -202,6 +203,7 @@ AIO_TEST_CASE("websocket: cancelling a receive throws cancelled_error and aborts
         co_return co_await ws.receive();
     };
     aio::task<http::ws_message> t = co_await aio_test::start_task(receiving);
+    CHECK(co_await aio_test::co_throws_as<std::logic_error>(ws.receive())); // one at a time
     CHECK(co_await aio_test::cancel_and_await(t));
     CHECK(ws.closed());
     CHECK(ws.close_code() == http::ws_close_code::abnormal_closure);

@@ -111,6 +111,7 @@ struct ws_core {
     aio::lock writing; ///< one frame written at a time (Beast allows one write in flight)
     bool closed = false;
     bool closing = false;
+    bool receiving = false; ///< a receive() is in progress (Beast allows one read at a time)
     std::optional<std::uint16_t> close_code;
     aio::event ended; ///< set once closed
 };
@@ -138,12 +139,21 @@ public:
     /// protocol error or a message over max_msg_size: the WebSocket was closed with 1002 or
     /// 1009), or closed (it was closed already, or the connection ended without a close).
     /// Pings are answered with pongs, pongs consumed, inside. Cancellation: see the class.
+    /// Two tasks receiving at once: the second throws std::logic_error (aiohttp: RuntimeError).
     awaitable<ws_message> receive() {
         auto core = core_;
         if (!core || core->closed) {
             std::uint16_t code = core ? core->close_code.value_or(0) : std::uint16_t{0};
             co_return ws_message{ws_msg_type::closed, {}, code};
         }
+        if (core->receiving) {
+            throw std::logic_error("aio.http: another task is already receiving on this WebSocket");
+        }
+        core->receiving = true;
+        struct receiving_claim {
+            detail::ws_core& core;
+            ~receiving_claim() { core.receiving = false; }
+        } claim{*core};
         core->buffer.clear();
         boost::system::error_code ec;
         try {
