@@ -193,7 +193,7 @@ AIO_TEST_CASE("websocket: a frame sent with the upgrade request is not lost") {
 }
 
 AIO_TEST_CASE(
-    "websocket: a second receive at once throws; cancelling a receive aborts the connection") {
+    "websocket: a second receive at once throws, cancelling a receive aborts the connection") {
     auto log = std::make_shared<server_log>();
     http::server srv = co_await http::start_server(echo_app(log), "127.0.0.1", 0);
     http::client_session session;
