@@ -29,6 +29,8 @@ struct ws_connect_options {
 /// it without close() aborts the connection (the server sees it end without a close frame).
 class client_websocket : public websocket {
 public:
+    /// Made by client_session::ws_connect: the open WebSocket and the pool's lease on its
+    /// connection (held until this object is destroyed).
     client_websocket(std::shared_ptr<detail::ws_core> core, detail::connection_lease lease)
         : websocket(std::move(core)), lease_(std::move(lease)) {}
     client_websocket(client_websocket&&) noexcept = default;
