@@ -100,3 +100,49 @@ AIO_TEST_CASE("aiohttp peer: sock_read timeout, raise_for_status" * doctest::ski
     CHECK(body == "Hello, world");
     co_await session.close();
 }
+
+AIO_TEST_CASE("aiohttp peer: WebSocket echo, ping, and closes both ways" * doctest::skip()) {
+    http::client_session session;
+    std::string url = peer("/ws");
+    url.replace(0, 4, "ws"); // http://... as ws://...
+    http::client_websocket ws = co_await session.ws_connect(url);
+    co_await ws.send_str("hello");
+    CHECK(co_await ws.receive_str() == "hello");
+    co_await ws.send_bytes(std::string("\x00\x01", 2));
+    CHECK(co_await ws.receive_bytes() == std::string("\x00\x01", 2));
+    co_await ws.ping("p1");
+    CHECK(co_await ws.receive_str() == "ping p1");
+    for (int i = 0; i < 50; ++i) {
+        co_await ws.send_str("m" + std::to_string(i));
+    }
+    for (int i = 0; i < 50; ++i) {
+        CHECK(co_await ws.receive_str() == "m" + std::to_string(i));
+    }
+    co_await ws.send_str("close:4003");
+    http::ws_message closing = co_await ws.receive();
+    CHECK(closing.type == http::ws_msg_type::close);
+    CHECK(closing.code == 4003);
+    CHECK(closing.data == "asked");
+
+    http::client_websocket second = co_await session.ws_connect(url);
+    co_await second.send_str("x");
+    CHECK(co_await second.receive_str() == "x");
+    CHECK(co_await second.close(4004, "bye"));
+    // aiohttp answers a close with 1000 whatever the code: close_code() is the answer.
+    CHECK(second.close_code().value_or(0) == http::ws_close_code::ok);
+
+    http::client_websocket third = co_await session.ws_connect(url);
+    co_await third.send_str(std::string(1025, 'y'));
+    http::ws_message too_big = co_await third.receive();
+    CHECK(too_big.type == http::ws_msg_type::close);
+    CHECK(too_big.code == http::ws_close_code::message_too_big);
+
+    bool refused = false;
+    try {
+        http::client_websocket none = co_await session.ws_connect(peer("/hello"));
+    } catch (const http::ws_server_handshake_error& e) {
+        refused = e.status() == 200;
+    }
+    CHECK(refused);
+    co_await session.close();
+}

@@ -66,7 +66,24 @@ def make_app():
     async def status(request):
         return web.Response(status=int(request.match_info["code"]), text="status")
 
+    async def ws_echo(request):
+        # autoping off: a ping is answered by hand and announced with a text message.
+        ws = web.WebSocketResponse(autoping=False, max_msg_size=1024)
+        await ws.prepare(request)
+        async for msg in ws:
+            if msg.type == web.WSMsgType.PING:
+                await ws.pong(msg.data)
+                await ws.send_str("ping " + msg.data.decode())
+            elif msg.type == web.WSMsgType.TEXT and msg.data.startswith("close:"):
+                await ws.close(code=int(msg.data[6:]), message=b"asked")
+            elif msg.type == web.WSMsgType.TEXT:
+                await ws.send_str(msg.data)
+            elif msg.type == web.WSMsgType.BINARY:
+                await ws.send_bytes(msg.data)
+        return ws
+
     app.router.add_get("/hello", hello)
+    app.router.add_get("/ws", ws_echo)
     app.router.add_get("/connections", connections)
     app.router.add_post("/json", echo_json)
     app.router.add_get("/redirect/{n}", redirect)

@@ -5,6 +5,7 @@
 
 #include <aio/http/client.hpp>
 #include <aio/http/server.hpp>
+#include <aio/http/websocket_response.hpp>
 #include <aio/net/tls.hpp>
 #include <aio/streams.hpp>
 
@@ -154,6 +155,31 @@ std::string peer(const std::string& path) {
     return base + path;
 }
 } // namespace
+
+AIO_TEST_CASE("wss: a WebSocket over TLS echoes large messages both ways, then closes") {
+    http::application app;
+    app.get("/ws", [](http::request& req) -> aio::awaitable<http::response> {
+        http::websocket_response ws;
+        co_await ws.prepare(req);
+        for (auto msgs = ws.messages(); auto msg = co_await msgs.next();) {
+            co_await ws.send_str("echo " + msg->data);
+        }
+        co_return ws.finish();
+    });
+    http::server srv = co_await http::start_server(app, "127.0.0.1", 0, tls_server());
+    http::client_session session(trusting_test_ca());
+    http::client_websocket ws =
+        co_await session.ws_connect("wss://localhost:" + std::to_string(srv.port()) + "/ws");
+    std::string big(1024 * 1024, 'w'); // many TLS records, one WebSocket message
+    for (const std::string& text : {std::string("hi"), big}) {
+        co_await ws.send_str(text);
+        CHECK(co_await ws.receive_str() == "echo " + text);
+    }
+    CHECK(co_await ws.close());
+    CHECK(ws.close_code() == 1000);
+    co_await session.close();
+    co_await srv.shutdown(1s);
+}
 
 AIO_TEST_CASE("aiohttp peer https: keep-alive, a large body, chunked" * doctest::skip()) {
     http::client_session session(trusting_test_ca());

@@ -7,11 +7,14 @@
 //   POST /echo             the body back (client_max_size: 1 MiB)
 //   POST /json             {"got": <the JSON body>}
 //   GET  /fail             a handler that throws: 500
+//   GET  /ws               a WebSocket echo (max_msg_size 1 KiB): text and binary come back;
+//                          "close" makes the server close with 4000
 //
 // Built a second time with AIO_PEER_SERVER_TLS (aio_https_peer_server): `CERT KEY` as arguments
 // make it serve https with that certificate (real_peers.py https).
 #include <aio/http/boost_sources.hpp>
 #include <aio/http/server.hpp>
+#include <aio/http/websocket_response.hpp>
 #ifdef AIO_PEER_SERVER_TLS
 #include <aio/net/tls.hpp>
 #endif
@@ -40,6 +43,22 @@ int main([[maybe_unused]] int argc, [[maybe_unused]] char** argv) {
     app.get("/fail", [](web::request&) -> aio::awaitable<web::response> {
         throw std::runtime_error("peer_server: /fail fails");
         co_return web::response();
+    });
+    app.get("/ws", [](web::request& req) -> aio::awaitable<web::response> {
+        web::websocket_options limits;
+        limits.max_msg_size = 1024;
+        web::websocket_response ws(limits);
+        co_await ws.prepare(req);
+        for (auto msgs = ws.messages(); auto msg = co_await msgs.next();) {
+            if (msg->type == web::ws_msg_type::text && msg->data == "close") {
+                co_await ws.close(4000, "as asked");
+            } else if (msg->type == web::ws_msg_type::text) {
+                co_await ws.send_str(msg->data);
+            } else if (msg->type == web::ws_msg_type::binary) {
+                co_await ws.send_bytes(msg->data);
+            }
+        }
+        co_return ws.finish();
     });
     web::run_app_options options;
     options.host = "127.0.0.1";

@@ -9,6 +9,9 @@
                                         of tests/make_test_certs.sh: curl --cacert, aiohttp's
                                         client and asyncio.open_connection(ssl=...); a plain
                                         client is closed and the server goes on
+    real_peers.py ws_chat WS_CHAT       examples/ws_chat: the page, three aiohttp WebSocket
+                                        clients chatting, SIGTERM -> the open WebSocket is
+                                        closed with 1001 (going away) and the server exits 0
 
 The server is started on a free port (read from run_app's banner) and stopped with SIGTERM; it
 must exit 0. Exits 77 (skipped) when curl or aiohttp is missing.
@@ -139,6 +142,39 @@ async def aiohttp_client(base):
             assert resp.status == 405
         async with session.post(base + "/echo", data=b"y" * (1024 * 1024 + 1)) as resp:
             assert resp.status == 413
+        await aiohttp_websocket(session, base)
+
+
+async def aiohttp_websocket(session, base):
+    # Echo, ping/pong (autoping off: the server's pong comes to the client), the server's
+    # close with a code, the client's close, an oversized message (1009), a plain GET (400).
+    async with session.ws_connect(base + "/ws", autoping=False) as ws:
+        await ws.send_str("hello")
+        assert (await ws.receive_str()) == "hello"
+        await ws.send_bytes(b"\x00\xff")
+        assert (await ws.receive_bytes()) == b"\x00\xff"
+        await ws.ping(b"p1")
+        msg = await ws.receive()
+        assert msg.type == aiohttp.WSMsgType.PONG and msg.data == b"p1", msg
+        for i in range(50):
+            await ws.send_str(f"m{i}")
+        for i in range(50):
+            assert (await ws.receive_str()) == f"m{i}"
+        await ws.send_str("close")
+        msg = await ws.receive()
+        assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 4000, msg
+        assert msg.extra == "as asked", msg
+    async with session.ws_connect(base + "/ws") as ws:
+        await ws.send_str("x")
+        assert (await ws.receive_str()) == "x"
+        await ws.close(code=4001)
+        assert ws.close_code == 4001, ws.close_code
+    async with session.ws_connect(base + "/ws") as ws:
+        await ws.send_str("y" * 1025)
+        msg = await ws.receive()
+        assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 1009, msg
+    async with session.get(base + "/ws") as resp:
+        assert resp.status == 400
 
 
 def check_example(binary):
@@ -206,17 +242,48 @@ def check_https(binary, certs):
         stop(proc)
 
 
+def check_ws_chat(binary):
+    proc, base, _ = start([binary, "--serve", "--port", "0"])
+    try:
+        code, page = status_and_body(base + "/")
+        assert code == 200 and "new WebSocket(" in page, (code, page)
+
+        async def chat():
+            lines = ["one", "two", "three"]
+            async with aiohttp.ClientSession() as session:
+                sockets = [await session.ws_connect(base + "/ws") for _ in lines]
+                for ws in sockets:
+                    assert (await ws.receive_str()) == "welcome"
+                for ws, line in zip(sockets, lines):
+                    await ws.send_str(line)
+                for ws in sockets:
+                    got = sorted([await ws.receive_str() for _ in lines])
+                    assert got == sorted(lines), got
+                for ws in sockets[1:]:
+                    await ws.close()
+                # The server's shutdown closes the WebSocket still open with 1001.
+                proc.send_signal(signal.SIGTERM)
+                msg = await sockets[0].receive()
+                assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 1001, msg
+                await sockets[0].close()
+
+        asyncio.run(chat())
+        code = proc.wait(timeout=30)
+        assert code == 0, f"the server exited with {code} after SIGTERM"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
 def main():
-    modes = {"peers": 3, "example": 3, "https": 4}
-    if len(sys.argv) < 2 or modes.get(sys.argv[1]) != len(sys.argv):
+    modes = {"peers": (check_peers, 3), "example": (check_example, 3),
+             "ws_chat": (check_ws_chat, 3), "https": (check_https, 4)}
+    if len(sys.argv) < 2 or sys.argv[1] not in modes or modes[sys.argv[1]][1] != len(sys.argv):
         raise SystemExit(__doc__)
     if shutil.which("curl") is None or aiohttp is None:
         print("skipped: needs curl and aiohttp")
         return SKIP
-    if sys.argv[1] == "https":
-        check_https(sys.argv[2], sys.argv[3])
-    else:
-        (check_peers if sys.argv[1] == "peers" else check_example)(sys.argv[2])
+    modes[sys.argv[1]][0](*sys.argv[2:])
     print("ok")
     return 0
 

@@ -114,6 +114,14 @@ public:
     using client_response_error::client_response_error;
 };
 
+/// aiohttp.WSServerHandshakeError: ws_connect's upgrade was refused - the server answered
+/// with a status other than 101 (status() tells it), or its 101 is not a valid WebSocket
+/// handshake (a wrong Sec-WebSocket-Accept, no Upgrade header; status() is 101).
+class ws_server_handshake_error : public client_response_error {
+public:
+    using client_response_error::client_response_error;
+};
+
 /// aiohttp.ContentTypeError: json() on a response whose Content-Type is not JSON.
 class content_type_error : public client_response_error {
 public:

@@ -7,6 +7,7 @@
 #include <aio/http/client_errors.hpp>
 #include <aio/http/client_options.hpp>
 #include <aio/http/client_response.hpp>
+#include <aio/http/client_websocket.hpp>
 #include <aio/http/detail/connection_pool.hpp>
 #include <aio/http/detail/request_target.hpp>
 #include <aio/http/detail/response_reader.hpp>
@@ -17,6 +18,7 @@
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/verb.hpp>
+#include <boost/beast/websocket/stream_base.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
@@ -117,6 +119,16 @@ public:
     awaitable<client_response> options(std::string url, request_options options = {}) {
         return request("OPTIONS", std::move(url), std::move(options));
     }
+
+    /// session.ws_connect(url, ...): opens a WebSocket to `url` (ws:// or http://; wss:// or
+    /// https:// over TLS, which needs <aio/net/tls.hpp> as https requests do) and returns
+    /// its client end once the server has accepted the upgrade (101). The connection is made
+    /// as for a request (the session's limits and connect timeout apply; its total timeout
+    /// bounds the handshake) and never returns to the pool. Throws
+    /// ws_server_handshake_error if the server refuses the upgrade (a status other than 101,
+    /// or a bad handshake), and as request() does otherwise (invalid_url for wss:// in a
+    /// program without TLS). Cancellation: throws cancelled_error; the connection is closed.
+    awaitable<client_websocket> ws_connect(std::string url, ws_connect_options options = {});
 
     /// `await session.close()`: closes the idle connections now; the ones in use close when
     /// their responses let them go. Requests waiting for a connection, and later requests,
@@ -320,6 +332,79 @@ client_session::connect(const detail::endpoint& to, const std::string& url,
         throw client_timeout_error(which, url);
     }
     co_return lease;
+}
+
+inline awaitable<client_websocket> client_session::ws_connect(std::string url,
+                                                              ws_connect_options options) {
+    namespace bw = boost::beast::websocket;
+    if (pool_->closed()) {
+        throw client_connection_error("aio::http: the session is closed");
+    }
+    std::string as_http = url;
+    if (as_http.starts_with("ws://")) {
+        as_http.replace(0, 2, "http");
+    } else if (as_http.starts_with("wss://")) {
+        as_http.replace(0, 3, "https");
+    }
+    detail::request_target target = detail::request_target::parse(as_http, options.params);
+    boost::beast::http::fields headers;
+    for (const auto& list : {options_.headers, options.headers}) {
+        for (const auto& [name, value] : list) {
+            detail::check_header(name, value);
+            headers.set(name, value);
+        }
+    }
+    client_timeout timeouts = options_.timeout;
+    std::optional<time_point> deadline;
+    if (timeouts.total) {
+        deadline = std::chrono::steady_clock::now() + *timeouts.total;
+    }
+    detail::connection_lease lease = co_await connect(target.connect_to(), url, timeouts, deadline);
+    auto core = std::make_shared<detail::ws_core>(lease->reader, lease->writer, options.websocket);
+    core->ws.set_option(bw::stream_base::decorator([headers](bw::request_type& req) {
+        req.set(boost::beast::http::field::user_agent, "aio-http/0.1");
+        for (const auto& field : headers) {
+            req.set(field.name_string(), field.value());
+        }
+    }));
+    struct outcome {
+        boost::system::error_code ec;
+        bw::response_type res;
+    };
+    auto handshake = [core, host = target.host_header(),
+                      path = target.target()]() -> awaitable<outcome> {
+        outcome out;
+        co_await core->ws.async_handshake(
+            out.res, host, path, boost::asio::redirect_error(boost::asio::use_awaitable, out.ec));
+        co_return out;
+    };
+    outcome done;
+    try {
+        if (deadline) {
+            done = co_await aio::timeout_at(*deadline, std::move(handshake));
+        } else {
+            done = co_await handshake();
+        }
+    } catch (const aio::timeout_error&) {
+        throw client_timeout_error("total", url);
+    }
+    if (done.ec == boost::asio::error::operation_aborted) {
+        throw cancelled_error();
+    }
+    if (done.ec) {
+        unsigned status = done.res.result_int();
+        if (status == 0 &&
+            done.ec.category() != bw::make_error_code(bw::error::closed).category()) {
+            throw server_disconnected_error("aio::http: connection lost during the WebSocket "
+                                            "handshake (" +
+                                            done.ec.message() + "), url='" + url + "'");
+        }
+        throw ws_server_handshake_error(status,
+                                        status != 101 ? "Invalid response status"
+                                                      : "Invalid handshake: " + done.ec.message(),
+                                        url);
+    }
+    co_return client_websocket(std::move(core), std::move(lease));
 }
 
 inline void client_session::set_body(outgoing& out, request_options& options) const {

@@ -18,6 +18,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -154,6 +155,13 @@ public:
     /// content.iter_any()): `auto c = req.chunks(); while (auto piece = co_await c.next())`.
     /// The request must outlive the generator. Errors as read().
     generator<std::string> chunks() { return detail::body_chunks(body_); }
+
+    /// For websocket_response::prepare(): hands the connection over to `protocol` and returns
+    /// its streams (see detail::body_source::take_over). The handler's response is then
+    /// ignored. Throws std::logic_error if it was already taken over.
+    detail::taken_over_streams take_over(std::shared_ptr<detail::upgraded_protocol> protocol) {
+        return body_->take_over(std::move(protocol));
+    }
 
     /// For the router: records the path parameters (views into the route and path()).
     void set_match(std::vector<std::pair<std::string_view, std::string_view>> match) {

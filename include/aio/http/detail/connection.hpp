@@ -34,6 +34,7 @@
 #include <exception>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -126,14 +127,26 @@ public:
         }
     }
 
-    /// Shutdown: an idle connection closes now, a busy one after its response.
+    /// Shutdown: an idle connection closes now, a busy one after its response, a taken-over
+    /// one as its protocol says (a WebSocket: closed with 1001, going away).
     void on_shutdown() {
-        if (phase_ != phase::handling) {
+        if (upgraded_) {
+            upgraded_->going_away();
+        } else if (phase_ != phase::handling) {
             writer_.close();
         }
     }
     /// Shutdown past its timeout: cancels the handler.
     void cancel() { task_.cancel(); }
+
+    taken_over_streams take_over(std::shared_ptr<upgraded_protocol> protocol) override {
+        if (upgraded_) {
+            throw std::logic_error("aio.http: the connection was already taken over");
+        }
+        upgraded_ = std::move(protocol);
+        watching_ = false; // no header or keep-alive timeout applies any more
+        return {reader_, writer_};
+    }
 
     awaitable<std::size_t> read_some(std::string& out) override {
         using boost::beast::http::error;
@@ -277,6 +290,13 @@ private:
         }
         request req(header, std::move(path), query, peer_, *this);
         response res = co_await dispatch(req);
+        if (upgraded_) {
+            // The handler's response is not sent: the connection speaks another protocol now,
+            // and ends with it.
+            co_await upgraded_->finish();
+            writer_.close();
+            co_return false;
+        }
         bool keep_alive = header.keep_alive() && !res.closes() && !state_->closing && !body_failed_;
         keep_alive = co_await send(header.version(), std::move(res), keep_alive,
                                    header.method() == verb::head);
@@ -501,6 +521,7 @@ private:
     stream_writer writer_;
     socket_address peer_;
     any_task task_;
+    std::shared_ptr<upgraded_protocol> upgraded_;
     parser_type* parser_ = nullptr;
     phase phase_ = phase::header;
     bool body_failed_ = false;
