@@ -60,7 +60,10 @@ struct handshake_reports {
     std::shared_ptr<std::size_t> count = std::make_shared<std::size_t>(0);
     aio::awaitable<void> install() {
         auto n = count;
-        (co_await aio::this_loop()).set_exception_handler([n](const aio::exception_context& c) {
+        // The lambda is not a temporary of the co_await's full expression: GCC 12 destroys such
+        // a temporary twice (its captured shared_ptr was released once too often).
+        aio::loop lp = co_await aio::this_loop();
+        lp.set_exception_handler([n](const aio::exception_context& c) {
             CHECK(c.message.find("TLS handshake failed") != std::string::npos);
             ++*n;
         });
