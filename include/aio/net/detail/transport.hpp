@@ -381,35 +381,6 @@ public:
         }
     }
 
-    /// Sends what the socket takes of `data` now (bytes as they go on the wire) and buffers the
-    /// rest. A failed send is recorded (error()).
-    template <class Bytes>
-    void write_raw(Bytes&& data) {
-        std::string_view view(data);
-        if (view.empty()) {
-            return;
-        }
-        if (write_buffer_size() == 0 && !write_wait_pending_) {
-            std::size_t sent = send_now(view);
-            if (error_) {
-                return;
-            }
-            if (sent == view.size()) {
-                return;
-            }
-            if constexpr (std::is_same_v<std::remove_cvref_t<Bytes>, std::string> &&
-                          !std::is_lvalue_reference_v<Bytes>) {
-                wbuf_ = std::move(data); // the caller's string is the buffer: no copy
-                wpos_ = sent;
-                buffered();
-                return;
-            }
-            view.remove_prefix(sent);
-        }
-        wbuf_.append(view);
-        buffered();
-    }
-
     /// True while the buffer went above high water and has not yet fallen to low water.
     bool paused() const noexcept { return paused_; }
     bool closing() const noexcept { return closing_; }
@@ -469,6 +440,35 @@ public:
     }
 
 private:
+    /// Sends what the socket takes of `data` now (bytes as they go on the wire) and buffers the
+    /// rest. A failed send is recorded (error()).
+    template <class Bytes>
+    void write_raw(Bytes&& data) {
+        std::string_view view(data);
+        if (view.empty()) {
+            return;
+        }
+        if (write_buffer_size() == 0 && !write_wait_pending_) {
+            std::size_t sent = send_now(view);
+            if (error_) {
+                return;
+            }
+            if (sent == view.size()) {
+                return;
+            }
+            if constexpr (std::is_same_v<std::remove_cvref_t<Bytes>, std::string> &&
+                          !std::is_lvalue_reference_v<Bytes>) {
+                wbuf_ = std::move(data); // the caller's string is the buffer: no copy
+                wpos_ = sent;
+                buffered();
+                return;
+            }
+            view.remove_prefix(sent);
+        }
+        wbuf_.append(view);
+        buffered();
+    }
+
     ~transport() {
         boost::system::error_code ignored;
         socket_.close(ignored);
