@@ -100,9 +100,9 @@ for path in sys.argv[1:]:
 END
 
 # vcpkg and Conan themselves: neither is in Debian and neither registry is reachable from CI's
-# machine, so CI keeps their sources beside its clone, and the registries' Boost packages are
-# stood in for by ones that use the system's (vcpkg-ports/ and conan-boost/ say what each
-# replaces). The port and the recipe are the ones users run against the real registries.
+# machine, so CI keeps their sources beside its clone, and the registries' Boost and OpenSSL
+# packages are stood in for by ones that use the system's (vcpkg-ports/ and conan-boost/ say what
+# each replaces). The port and the recipe are the ones users run against the real registries.
 tools=$(realpath -m "${AIO_PACKAGING_TOOLS:-$source_dir/../shared/third_party/packaging}")
 
 # The consumer's aio_DIR, in its CMake cache, is under the prefix: the tool's package was used.
@@ -139,7 +139,7 @@ vcpkg() {
 
 vcpkg_steps() {
     local start=$SECONDS
-    step "vcpkg: install aio with the overlay port (stand-ins for the Boost ports)"
+    step "vcpkg: install aio with the overlay port (stand-ins for the Boost and OpenSSL ports)"
     # vcpkg writes its packages and build trees beside itself: a copy of the root.
     mkdir -p "$work/vcpkg"
     cp -r "$tools/vcpkg-root" "$vcpkg_root"
@@ -150,19 +150,31 @@ vcpkg_steps() {
     fi
     local overlays=("--overlay-ports=$source_dir/ports" "--overlay-ports=$consumer/vcpkg-ports")
     vcpkg install --classic aio "${overlays[@]}"
+    local targets # under installed/<the default triplet, e.g. x64-linux>/
+    targets=$(find "$vcpkg_root/installed" -path '*/share/aio/aio-targets.cmake')
+    # The system's OpenSSL is there, but without the tls feature the port must not use it.
+    if grep -q 'aio::tls' "$targets"; then
+        echo "consumer: vcpkg's aio without the tls feature provides aio::tls" >&2
+        exit 1
+    fi
 
     step "vcpkg: the consumer, configured with vcpkg's toolchain file"
     build_and_run "$work/vcpkg-consumer" consumer -DAIO_CONSUME=find_package \
         "-DCMAKE_TOOLCHAIN_FILE=$vcpkg_root/scripts/buildsystems/vcpkg.cmake"
     check_found_under "$work/vcpkg-consumer" "$vcpkg_root/installed"
 
-    step "vcpkg: aio's feature beast"
-    vcpkg install --classic 'aio[beast]' --recurse "${overlays[@]}"
+    step "vcpkg: aio's features beast and tls"
+    vcpkg install --classic 'aio[beast,tls]' --recurse "${overlays[@]}"
     vcpkg list --classic | tee "$work/vcpkg/list.txt"
-    for installed in 'aio\[beast\]' boost-beast; do
+    for installed in 'aio\[beast\]' 'aio\[tls\]' boost-beast openssl; do
         grep -q "^$installed:" "$work/vcpkg/list.txt" ||
             { echo "consumer: vcpkg did not install $installed" >&2; exit 1; }
     done
+    grep -q 'aio::tls' "$targets" ||
+        { echo "consumer: vcpkg's aio[tls] does not provide aio::tls" >&2; exit 1; }
+    # Configuring (without building) the consumer again proves the config finds OpenSSL.
+    cmake -S "$consumer" -B "$work/vcpkg-consumer-tls" -DAIO_CONSUME=find_package \
+        "-DCMAKE_TOOLCHAIN_FILE=$vcpkg_root/scripts/buildsystems/vcpkg.cmake"
 
     # VCPKG_FORCE_SYSTEM_BINARIES and the stand-ins leave vcpkg nothing to download.
     if [[ -n $(find "$vcpkg_root/downloads" -type f 2>/dev/null) ]]; then
