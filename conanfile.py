@@ -1,6 +1,7 @@
 # Conan 2 recipe for aio, a header-only library: `conan create .` builds the package and runs
 # test_package/ against it.
 from conan import ConanFile
+from conan.tools.build import check_min_cppstd
 from conan.tools.cmake import CMake, CMakeDeps, CMakeToolchain, cmake_layout
 
 
@@ -20,6 +21,12 @@ class AioConan(ConanFile):
     def requirements(self):
         self.requires("boost/[>=1.81.0]")
 
+    def validate(self):
+        # aio's headers need C++20 (coroutines, concepts), in the consumer's profile too:
+        # CMakeDeps' aio::aio does not carry the compile feature that aio's own config does.
+        if self.settings.compiler.get_safe("cppstd"):
+            check_min_cppstd(self, 20)
+
     def layout(self):
         cmake_layout(self)
 
@@ -28,6 +35,9 @@ class AioConan(ConanFile):
         toolchain.cache_variables["AIO_BUILD_TESTS"] = False
         toolchain.cache_variables["AIO_BUILD_EXAMPLES"] = False
         toolchain.cache_variables["AIO_INSTALL"] = True
+        # The package offers aio::aio only (package_info); whether the build machine has OpenSSL
+        # must not change what it installs.
+        toolchain.cache_variables["AIO_WITH_OPENSSL"] = False
         toolchain.generate()
         CMakeDeps(self).generate()
 

@@ -7,9 +7,17 @@ get_filename_component(SOURCE_PATH "${CMAKE_CURRENT_LIST_DIR}/../.." ABSOLUTE)
 # Header-only: one configuration is enough, and nothing in it depends on the build type.
 set(VCPKG_BUILD_TYPE release)
 
+# aio::tls only with the tls feature, which brings OpenSSL: not whenever the build happens to
+# find an OpenSSL (aio's own default), which the installed config would then require.
+vcpkg_check_features(OUT_FEATURE_OPTIONS feature_options
+    FEATURES
+        tls AIO_WITH_OPENSSL
+)
+
 vcpkg_cmake_configure(
     SOURCE_PATH "${SOURCE_PATH}"
     OPTIONS
+        ${feature_options}
         -DAIO_BUILD_TESTS=OFF
         -DAIO_BUILD_EXAMPLES=OFF
         -DAIO_INSTALL=ON
