@@ -46,6 +46,9 @@ public:
     /// GCC then emits the vtable, and everything the virtuals call, in every file that includes
     /// this header, used or not.
     inline void on_cancel() override;
+    const char* what() const noexcept override {
+        return "aio: event, lock, semaphore, condition or barrier";
+    }
 
 private:
     friend class wait_queue;
