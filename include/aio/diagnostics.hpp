@@ -4,13 +4,13 @@
 #pragma once
 
 #include <aio/detail/call_graph.hpp>
+#include <aio/detail/source_location.hpp>
 #include <aio/loop.hpp>
 #include <aio/task.hpp>
 
 #include <cstddef>
 #include <iostream>
 #include <ostream>
-#include <source_location>
 #include <string>
 #include <vector>
 
@@ -20,7 +20,7 @@ namespace aio {
 /// where, when aio knows it (`where.line() == 0` otherwise).
 struct call_stack_entry {
     std::string function;
-    std::source_location where;
+    aio::source_location where;
 };
 
 /// A task, what it is doing, and the tasks awaiting it (asyncio.FutureCallGraph).

@@ -4,6 +4,7 @@
 
 #include <aio/awaitable.hpp>
 #include <aio/detail/await_state.hpp>
+#include <aio/detail/source_location.hpp>
 #include <aio/detail/state.hpp>
 #include <aio/detail/suspend.hpp>
 #include <aio/exception_handler.hpp>
@@ -18,7 +19,6 @@
 #include <chrono>
 #include <functional>
 #include <memory>
-#include <source_location>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -98,7 +98,7 @@ public:
     /// once the loop runs. Throws std::logic_error when the loop is closed.
     template <class T>
     task<T> create_task(awaitable<T> aw, std::string name = {},
-                        std::source_location created_at = std::source_location::current()) const {
+                        aio::source_location created_at = aio::source_location::current()) const {
         require_open();
         return task<T>(detail::spawn_task<T>(*core_, std::move(aw), std::move(name), created_at));
     }
@@ -106,7 +106,7 @@ public:
     template <class F>
     requires awaitable_factory<F>
     auto create_task(F f, std::string name = {},
-                     std::source_location created_at = std::source_location::current()) const {
+                     aio::source_location created_at = aio::source_location::current()) const {
         require_open();
         using T = awaitable_value_t<std::invoke_result_t<F&>>;
         return task<T>(detail::spawn_task<T>(*core_, std::move(f), std::move(name), created_at));

@@ -3,6 +3,7 @@
 
 #include <aio/awaitable.hpp>
 #include <aio/detail/deadline_queue.hpp>
+#include <aio/detail/source_location.hpp>
 #include <aio/detail/state.hpp>
 #include <aio/error.hpp>
 #include <aio/loop.hpp>
@@ -12,7 +13,6 @@
 
 #include <chrono>
 #include <csignal>
-#include <source_location>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -53,13 +53,13 @@ public:
     /// or was stopped hard, or a loop already runs on this thread. The task records
     /// `created_at` (the caller's site) as create_task does.
     template <class T>
-    T run(awaitable<T> main, std::source_location created_at = std::source_location::current()) {
+    T run(awaitable<T> main, aio::source_location created_at = aio::source_location::current()) {
         return run_task<T>([&] { return create_task(std::move(main), "main", created_at); });
     }
     /// The same for a callable returning an awaitable (its captures live as long as main).
     template <class F>
     requires awaitable_factory<F>
-    auto run(F main, std::source_location created_at = std::source_location::current()) {
+    auto run(F main, aio::source_location created_at = aio::source_location::current()) {
         using T = awaitable_value_t<std::invoke_result_t<F&>>;
         return run_task<T>([&] { return create_task(std::move(main), "main", created_at); });
     }
@@ -253,7 +253,7 @@ private:
 /// done, instead of returning: the program was interrupted, even if nothing was lost.
 template <class Main>
 auto run(Main&& main, run_options options = {},
-         std::source_location created_at = std::source_location::current()) {
+         aio::source_location created_at = aio::source_location::current()) {
     runner r(options);
     using T = decltype(r.run(std::forward<Main>(main)));
     if constexpr (std::is_void_v<T>) {

@@ -3,6 +3,7 @@
 
 #include <aio/awaitable.hpp>
 #include <aio/detail/await_state.hpp>
+#include <aio/detail/source_location.hpp>
 #include <aio/detail/state.hpp>
 #include <aio/detail/task_executor.hpp>
 #include <aio/detail/task_start.hpp>
@@ -20,7 +21,6 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
-#include <source_location>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -91,7 +91,7 @@ public:
     /// Where create_task (or loop::create_task, ensure_task, task_group::create_task) was
     /// called: the caller's file, line and function. A task created by an aio combinator
     /// (gather, wait_for, shield given an awaitable) names that combinator's line in aio.
-    std::source_location created_at() const noexcept { return s_->created_at(); }
+    aio::source_location created_at() const noexcept { return s_->created_at(); }
     /// What a pending task waits for, in a few words: the aio await it is parked in
     /// ("aio::sleep", "aio::gather", "aio: await a task", ...), "Asio operation" when it is
     /// suspended anywhere else (an Asio operation, or an aio await inside a stack of its own
@@ -191,7 +191,7 @@ public:
 /// diagnostics (aio/diagnostics.hpp).
 template <class T>
 task<T> create_task(awaitable<T> aw, std::string name = {},
-                    std::source_location created_at = std::source_location::current()) {
+                    aio::source_location created_at = aio::source_location::current()) {
     return task<T>(detail::spawn_task<T>(detail::require_running_loop(), std::move(aw),
                                          std::move(name), created_at));
 }
@@ -201,7 +201,7 @@ task<T> create_task(awaitable<T> aw, std::string name = {},
 template <class F>
 requires awaitable_factory<F>
 auto create_task(F f, std::string name = {},
-                 std::source_location created_at = std::source_location::current()) {
+                 aio::source_location created_at = aio::source_location::current()) {
     using T = awaitable_value_t<std::invoke_result_t<F&>>;
     return task<T>(detail::spawn_task<T>(detail::require_running_loop(), std::move(f),
                                          std::move(name), created_at));
@@ -214,7 +214,7 @@ task<T> ensure_task(task<T> t) {
 }
 template <class T>
 task<T> ensure_task(awaitable<T> aw,
-                    std::source_location created_at = std::source_location::current()) {
+                    aio::source_location created_at = aio::source_location::current()) {
     return create_task(std::move(aw), {}, created_at);
 }
 

@@ -4,6 +4,7 @@
 #include <aio/awaitable.hpp>
 #include <aio/cleanup.hpp>
 #include <aio/detail/child_group.hpp>
+#include <aio/detail/source_location.hpp>
 #include <aio/detail/state.hpp>
 #include <aio/detail/suspend.hpp>
 #include <aio/error.hpp>
@@ -13,7 +14,6 @@
 
 #include <cstdint>
 #include <exception>
-#include <source_location>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -55,7 +55,7 @@ public:
     /// The task records `created_at` (the caller's site) as create_task does.
     template <class W>
     auto create_task(W work, std::string name = {},
-                     std::source_location created_at = std::source_location::current()) {
+                     aio::source_location created_at = aio::source_location::current()) {
         if (closed_ || aborting()) {
             throw std::logic_error(closed_ ? "aio: task_group has finished"
                                            : "aio: task_group is shutting down");

@@ -2,6 +2,7 @@
 // layouts of aio/diagnostics.hpp.
 #pragma once
 
+#include <aio/detail/source_location.hpp>
 #include <aio/detail/state.hpp>
 #include <aio/task.hpp>
 
@@ -9,7 +10,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
-#include <source_location>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -112,12 +112,14 @@ inline std::string short_function_name(std::string_view full) {
 }
 
 /// "File 'f', line n, in fn()", or "" for an unknown site.
-inline std::string site_text(const std::source_location& where) {
+inline std::string site_text(const aio::source_location& where) {
     if (where.line() == 0) {
         return {};
     }
-    return "File '" + std::string(where.file_name()) + "', line " + std::to_string(where.line()) +
-           ", in " + short_function_name(where.function_name());
+    std::string text =
+        "File '" + std::string(where.file_name()) + "', line " + std::to_string(where.line());
+    std::string function = short_function_name(where.function_name());
+    return function.empty() ? text : text + ", in " + function;
 }
 
 /// One level of format_call_graph, indented four spaces per level, as Python 3.14 does.
@@ -223,7 +225,7 @@ private:
         if (!doing.empty()) {
             text += " [" + std::string(doing) + "]";
         }
-        std::source_location where = t.created_at();
+        aio::source_location where = t.created_at();
         if (where.line() != 0) {
             text += " created at " + std::string(where.file_name()) + ":" +
                     std::to_string(where.line());

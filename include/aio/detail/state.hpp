@@ -5,6 +5,7 @@
 #include <aio/detail/intrusive_list.hpp>
 #include <aio/detail/loop_core.hpp>
 #include <aio/detail/ref.hpp>
+#include <aio/detail/source_location.hpp>
 #include <aio/detail/suspend.hpp>
 #include <aio/detail/task_executor.hpp>
 #include <aio/error.hpp>
@@ -19,7 +20,6 @@
 #include <exception>
 #include <memory>
 #include <optional>
-#include <source_location>
 #include <string>
 #include <utility>
 #include <vector>
@@ -173,8 +173,8 @@ public:
     std::uint64_t id() const noexcept { return id_; }
 
     /// Where the task was created (create_task's caller); empty for futures.
-    std::source_location created_at() const noexcept { return created_at_; }
-    void set_created_at(std::source_location where) noexcept { created_at_ = where; }
+    aio::source_location created_at() const noexcept { return created_at_; }
+    void set_created_at(aio::source_location where) noexcept { created_at_ = where; }
 
     bool started() const noexcept { return started_; }
     /// True while a step of the task runs (on this thread: a loop runs one step at a time).
@@ -301,7 +301,7 @@ private:
     std::uint64_t id_ = 0;
     std::unique_ptr<std::string> name_;
     const stack_bottom* stack_ = nullptr;
-    std::source_location created_at_;
+    aio::source_location created_at_;
 };
 
 /// state_base plus the value.

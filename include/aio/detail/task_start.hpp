@@ -4,6 +4,7 @@
 
 #include <aio/awaitable.hpp>
 #include <aio/detail/asio_compat.hpp>
+#include <aio/detail/source_location.hpp>
 #include <aio/detail/state.hpp>
 #include <aio/detail/task_executor.hpp>
 #include <aio/error.hpp>
@@ -14,7 +15,6 @@
 
 #include <exception>
 #include <optional>
-#include <source_location>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -128,7 +128,7 @@ private:
 /// asyncio, the first step is queued: the body starts once the caller yields to the loop.
 template <class T, class Body>
 ref<state<T>> spawn_task(loop_core& loop, Body body, std::string name,
-                         std::source_location created_at) {
+                         aio::source_location created_at) {
     auto* st = new task_state<T, Body>(loop, std::move(body));
     st->set_id(loop.next_task_id());
     st->set_created_at(created_at);
