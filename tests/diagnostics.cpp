@@ -135,7 +135,7 @@ AIO_TEST_CASE("waiting_on names each aio await, and Asio operations as such") {
         boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, 1h);
         co_await timer.async_wait(boost::asio::use_awaitable);
     });
-    co_await until_waiting_on(on_event, "aio: event, lock, semaphore, condition or barrier");
+    co_await until_waiting_on(on_event, "aio::event.wait");
     co_await until_waiting_on(on_queue, "aio::queue (get, put or join)");
     co_await until_waiting_on(on_timer, "Asio operation");
 
