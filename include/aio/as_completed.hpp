@@ -55,6 +55,7 @@ private:
         opt.first_done = true;
         opt.record_order = true;
         opt.on_cancel = child_group::cancel_policy::stop_waiting;
+        opt.what = "aio::as_completed";
         return opt;
     }
 

@@ -90,7 +90,7 @@ private:
 
     std::size_t parties_;
     bool broken_ = false;
-    detail::wait_queue waiters_;
+    detail::wait_queue waiters_{"aio::barrier.wait"};
 };
 
 } // namespace aio

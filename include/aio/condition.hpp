@@ -138,7 +138,7 @@ private:
 
     std::optional<lock> own_lock_;
     lock& lock_;
-    detail::wait_queue waiters_;
+    detail::wait_queue waiters_{"aio::condition.wait"};
 };
 
 } // namespace aio

@@ -50,7 +50,7 @@ public:
 
 private:
     bool set_ = false;
-    detail::wait_queue waiters_;
+    detail::wait_queue waiters_{"aio::event.wait"};
 };
 
 } // namespace aio

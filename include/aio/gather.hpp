@@ -136,6 +136,7 @@ inline awaitable<void> gather_wait(std::vector<state_base*> states, bool fail_fa
     opt.stop_on_failure = fail_fast;
     opt.failure_includes_cancel = true;
     opt.on_cancel = child_group::cancel_policy::cancel_children;
+    opt.what = "aio::gather";
     child_group g(std::move(states), opt);
     co_await wait_for_group(g);
     if (fail_fast && g.first_failed() != nullptr) {

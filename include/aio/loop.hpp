@@ -4,6 +4,7 @@
 
 #include <aio/awaitable.hpp>
 #include <aio/detail/await_state.hpp>
+#include <aio/detail/source_location.hpp>
 #include <aio/detail/state.hpp>
 #include <aio/detail/suspend.hpp>
 #include <aio/exception_handler.hpp>
@@ -96,17 +97,19 @@ public:
     /// loop.create_task: schedules `aw` as a task on this loop, running or not; its body starts
     /// once the loop runs. Throws std::logic_error when the loop is closed.
     template <class T>
-    task<T> create_task(awaitable<T> aw, std::string name = {}) const {
+    task<T> create_task(awaitable<T> aw, std::string name = {},
+                        aio::source_location created_at = aio::source_location::current()) const {
         require_open();
-        return task<T>(detail::spawn_task<T>(*core_, std::move(aw), std::move(name)));
+        return task<T>(detail::spawn_task<T>(*core_, std::move(aw), std::move(name), created_at));
     }
     /// The same for a callable returning an awaitable (kept, with its captures, while it runs).
     template <class F>
     requires awaitable_factory<F>
-    auto create_task(F f, std::string name = {}) const {
+    auto create_task(F f, std::string name = {},
+                     aio::source_location created_at = aio::source_location::current()) const {
         require_open();
         using T = awaitable_value_t<std::invoke_result_t<F&>>;
-        return task<T>(detail::spawn_task<T>(*core_, std::move(f), std::move(name)));
+        return task<T>(detail::spawn_task<T>(*core_, std::move(f), std::move(name), created_at));
     }
 
     /// loop.run_until_complete: runs the loop until `t` is done and returns its value or

@@ -3,6 +3,7 @@
 
 #include <aio/awaitable.hpp>
 #include <aio/detail/deadline_queue.hpp>
+#include <aio/detail/source_location.hpp>
 #include <aio/detail/state.hpp>
 #include <aio/error.hpp>
 #include <aio/loop.hpp>
@@ -49,17 +50,18 @@ public:
     /// cancelled, run throws interrupted_error (if it catches the cancellation and returns,
     /// run returns its value). A second signal stops the loop at once (a hard stop, see
     /// close()): run throws interrupted_error. Throws std::logic_error if the runner is closed
-    /// or was stopped hard, or a loop already runs on this thread.
+    /// or was stopped hard, or a loop already runs on this thread. The task records
+    /// `created_at` (the caller's site) as create_task does.
     template <class T>
-    T run(awaitable<T> main) {
-        return run_task<T>([&] { return create_task(std::move(main), "main"); });
+    T run(awaitable<T> main, aio::source_location created_at = aio::source_location::current()) {
+        return run_task<T>([&] { return create_task(std::move(main), "main", created_at); });
     }
     /// The same for a callable returning an awaitable (its captures live as long as main).
     template <class F>
     requires awaitable_factory<F>
-    auto run(F main) {
+    auto run(F main, aio::source_location created_at = aio::source_location::current()) {
         using T = awaitable_value_t<std::invoke_result_t<F&>>;
-        return run_task<T>([&] { return create_task(std::move(main), "main"); });
+        return run_task<T>([&] { return create_task(std::move(main), "main", created_at); });
     }
 
     /// The loop (for signal handlers, the exception handler, call_soon_threadsafe).
@@ -250,17 +252,18 @@ private:
 /// after main ended (during the shutdown) makes it throw interrupted_error once the shutdown is
 /// done, instead of returning: the program was interrupted, even if nothing was lost.
 template <class Main>
-auto run(Main&& main, run_options options = {}) {
+auto run(Main&& main, run_options options = {},
+         aio::source_location created_at = aio::source_location::current()) {
     runner r(options);
     using T = decltype(r.run(std::forward<Main>(main)));
     if constexpr (std::is_void_v<T>) {
-        r.run(std::forward<Main>(main));
+        r.run(std::forward<Main>(main), created_at);
         r.close();
         if (int signum = r.interrupted_by(); signum != 0) {
             throw interrupted_error(signum);
         }
     } else {
-        T value = r.run(std::forward<Main>(main));
+        T value = r.run(std::forward<Main>(main), created_at);
         r.close();
         if (int signum = r.interrupted_by(); signum != 0) {
             throw interrupted_error(signum);

@@ -91,7 +91,7 @@ private:
     // permit over instead of counting it), so value_ > 0 alone means "take one now".
     std::size_t value_;
     std::size_t bound_;
-    detail::wait_queue waiters_;
+    detail::wait_queue waiters_{"aio::semaphore (or aio::lock) acquire"};
 };
 
 /// asyncio.BoundedSemaphore: a semaphore whose release() throws std::logic_error (asyncio

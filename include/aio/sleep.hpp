@@ -35,6 +35,7 @@ public:
         timer_.async_wait([this](boost::system::error_code) { wake(); });
     }
     void on_cancel() override { timer_.cancel(); }
+    const char* what() const noexcept override { return "aio::sleep"; }
 
 private:
     boost::asio::steady_timer timer_;
@@ -54,6 +55,7 @@ public:
         queue_.remove(*this);
         wake();
     }
+    const char* what() const noexcept override { return "aio::sleep"; }
 
 private:
     deadline_queue& queue_;

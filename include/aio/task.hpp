@@ -3,6 +3,7 @@
 
 #include <aio/awaitable.hpp>
 #include <aio/detail/await_state.hpp>
+#include <aio/detail/source_location.hpp>
 #include <aio/detail/state.hpp>
 #include <aio/detail/task_executor.hpp>
 #include <aio/detail/task_start.hpp>
@@ -21,6 +22,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -30,6 +32,11 @@ namespace aio {
 /// Identifies a done callback for remove_done_callback (std::function has no equality, so
 /// the asyncio way of removing by the function itself is not available in C++).
 using callback_id = std::uint64_t;
+
+/// Where a task is (any_task::status): queued or parked (pending), executing a step now
+/// (running: on the loop's thread, the task whose code calls status()), or ended (done with a
+/// value or an error, or cancelled).
+enum class task_status { pending, running, done, cancelled };
 
 /// A handle to a task of any result type (what current_task() and all_tasks() return).
 /// Copyable; copies refer to the same task. Loop-affine: use it on the loop's thread only.
@@ -70,6 +77,38 @@ public:
     /// "Task-<n>" unless named at creation or with set_name.
     std::string name() const { return s_->name(); }
     void set_name(std::string name) { s_->set_name(std::move(name)); }
+
+    /// The task's number on its loop: 1 for the first task created on it, then 2, 3, ... (the
+    /// <n> of "Task-<n>").
+    std::uint64_t id() const noexcept { return s_->id(); }
+    /// Where the task is now (see task_status).
+    task_status status() const noexcept {
+        if (s_->done()) {
+            return s_->is_cancelled() ? task_status::cancelled : task_status::done;
+        }
+        return s_->running() ? task_status::running : task_status::pending;
+    }
+    /// Where create_task (or loop::create_task, ensure_task, task_group::create_task) was
+    /// called: the caller's file, line and function. A task created by an aio combinator
+    /// (gather, wait_for, shield given an awaitable) names that combinator's line in aio.
+    aio::source_location created_at() const noexcept { return s_->created_at(); }
+    /// What a pending task waits for, in a few words: the aio await it is parked in
+    /// ("aio::sleep", "aio::gather", "aio: await a task", ...), "Asio operation" when it is
+    /// suspended anywhere else (an Asio operation, or an aio await inside a stack of its own
+    /// such as Asio's parallel_group), "not started" before its first step. Empty while it
+    /// runs, once done, and for a future seen as a task (ensure_task).
+    std::string_view waiting_on() const noexcept {
+        if (!s_->is_task() || s_->done() || s_->running()) {
+            return {};
+        }
+        if (!s_->started()) {
+            return "not started";
+        }
+        if (const detail::waiter* w = s_->parked()) {
+            return w->what();
+        }
+        return "Asio operation";
+    }
 
     /// Calls fn(task) on the loop soon after the task is done (scheduled at once if it is done
     /// already; never called inside this call).
@@ -147,20 +186,25 @@ public:
 /// A coroutine lambda with captures must be passed as the callable (the overload below), not
 /// called inline: `create_task([&]() -> awaitable<void> {...}())` leaves the lambda object,
 /// and with it the captures, dangling when the statement ends.
+///
+/// The task records where it was created (`created_at`, defaulted to the caller's site), for
+/// diagnostics (aio/diagnostics.hpp).
 template <class T>
-task<T> create_task(awaitable<T> aw, std::string name = {}) {
-    return task<T>(
-        detail::spawn_task<T>(detail::require_running_loop(), std::move(aw), std::move(name)));
+task<T> create_task(awaitable<T> aw, std::string name = {},
+                    aio::source_location created_at = aio::source_location::current()) {
+    return task<T>(detail::spawn_task<T>(detail::require_running_loop(), std::move(aw),
+                                         std::move(name), created_at));
 }
 
 /// Starts `f()` as a task, keeping the callable `f` (and its captures) alive inside the task
 /// for as long as the task runs (the shape of co_spawn's function overload).
 template <class F>
 requires awaitable_factory<F>
-auto create_task(F f, std::string name = {}) {
+auto create_task(F f, std::string name = {},
+                 aio::source_location created_at = aio::source_location::current()) {
     using T = awaitable_value_t<std::invoke_result_t<F&>>;
-    return task<T>(
-        detail::spawn_task<T>(detail::require_running_loop(), std::move(f), std::move(name)));
+    return task<T>(detail::spawn_task<T>(detail::require_running_loop(), std::move(f),
+                                         std::move(name), created_at));
 }
 
 /// asyncio.ensure_future: a task stays itself; an awaitable becomes a new task.
@@ -169,8 +213,9 @@ task<T> ensure_task(task<T> t) {
     return t;
 }
 template <class T>
-task<T> ensure_task(awaitable<T> aw) {
-    return create_task(std::move(aw));
+task<T> ensure_task(awaitable<T> aw,
+                    aio::source_location created_at = aio::source_location::current()) {
+    return create_task(std::move(aw), {}, created_at);
 }
 
 /// The task running the calling coroutine (asyncio.current_task), or an empty handle when the

@@ -4,6 +4,7 @@
 #include <aio/awaitable.hpp>
 #include <aio/cleanup.hpp>
 #include <aio/detail/child_group.hpp>
+#include <aio/detail/source_location.hpp>
 #include <aio/detail/state.hpp>
 #include <aio/detail/suspend.hpp>
 #include <aio/error.hpp>
@@ -51,13 +52,15 @@ public:
 
     /// Starts `work` (an awaitable, or a callable returning one) as a task of this group.
     /// Throws std::logic_error once the group has finished or is shutting down after a failure.
+    /// The task records `created_at` (the caller's site) as create_task does.
     template <class W>
-    auto create_task(W work, std::string name = {}) {
+    auto create_task(W work, std::string name = {},
+                     aio::source_location created_at = aio::source_location::current()) {
         if (closed_ || aborting()) {
             throw std::logic_error(closed_ ? "aio: task_group has finished"
                                            : "aio: task_group is shutting down");
         }
-        auto t = aio::create_task(std::move(work), std::move(name));
+        auto t = aio::create_task(std::move(work), std::move(name), created_at);
         children_.add(t.state());
         return t;
     }
@@ -115,7 +118,13 @@ private:
     static detail::child_group::options group_options() {
         detail::child_group::options opt;
         opt.on_cancel = detail::child_group::cancel_policy::cancel_children_once;
+        opt.what = "aio::task_group";
         return opt;
+    }
+
+    /// The task running the body awaits the group's tasks (what diagnostics show).
+    detail::state_base* owner_task() const noexcept override {
+        return parent_ ? &parent_.state() : nullptr;
     }
 
     /// A task of the group ended: its error is kept, and the first one aborts the group and

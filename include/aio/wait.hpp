@@ -60,6 +60,7 @@ awaitable<wait_result<T>> wait(std::vector<task<T>> tasks, return_when when = al
     opt.stop_on_failure = when == first_exception;
     opt.first_done = when == first_completed;
     opt.on_cancel = detail::child_group::cancel_policy::stop_waiting;
+    opt.what = "aio::wait";
     detail::child_group g(detail::states_of(tasks), opt);
     {
         std::optional<detail::deadline> dl;
@@ -130,6 +131,7 @@ awaitable<work_value_t<W>> timeout_at(std::chrono::steady_clock::time_point when
     {
         detail::child_group::options opt;
         opt.on_cancel = detail::child_group::cancel_policy::cancel_children;
+        opt.what = "aio::timeout / wait_for";
         detail::child_group g(std::vector<detail::state_base*>{&t.state()}, opt);
         std::optional<detail::deadline> dl;
         if (when <= std::chrono::steady_clock::now()) {

@@ -24,6 +24,13 @@ public:
 
     void on_done(state_base&) override { wake(); }
 
+    const char* what() const noexcept override {
+        return state_.is_task() ? "aio: await a task" : "aio: await a future";
+    }
+    state_base* awaiting_task() const noexcept override {
+        return static_cast<state_base*>(parked_task());
+    }
+
     void on_cancel() override {
         if (policy_ == cancel_policy::cancel_awaited) {
             // As asyncio: cancelling a task that awaits a task or future cancels that one too;

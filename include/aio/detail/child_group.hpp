@@ -50,6 +50,8 @@ public:
         /// Keep the indices of the finished children in finish order, for take_finished.
         bool record_order = false;
         cancel_policy on_cancel = cancel_policy::cancel_children;
+        /// What diagnostics call an await parked on the group ("aio::gather").
+        const char* what = "aio: a group of tasks";
     };
 
     /// Told of each child's end, synchronously, on the loop: before the group decides whether
@@ -59,6 +61,9 @@ public:
     class observer {
     public:
         virtual void child_done(std::size_t index, state_base& child) = 0;
+        /// The task the children are awaited by while the group is not parked (task_group: the
+        /// task running its body). For diagnostics.
+        virtual state_base* owner_task() const noexcept { return nullptr; }
 
     protected:
         ~observer() = default;
@@ -163,6 +168,16 @@ public:
     }
     bool cancelled_by_deadline() const noexcept { return cancelled_by_deadline_; }
 
+    const char* what() const noexcept override { return opt_.what; }
+
+    /// The task that awaits the children: the one parked on the group, else the observer's.
+    state_base* awaiting_task() const noexcept {
+        if (parking_spot* parked = parked_task()) {
+            return static_cast<state_base*>(parked);
+        }
+        return observer_ != nullptr ? observer_->owner_task() : nullptr;
+    }
+
     void on_cancel() override {
         if (opt_.on_cancel == cancel_policy::stop_waiting) {
             stopped_ = true;
@@ -184,6 +199,7 @@ private:
         child_group* group = nullptr;
         std::size_t index = 0;
         void on_done(state_base& s) override { group->member_done(*this, s); }
+        state_base* awaiting_task() const noexcept override { return group->awaiting_task(); }
     };
 
     void member_done(member& m, state_base& s) {

@@ -35,6 +35,7 @@ public:
             wake_for(queue_wake::cancelled);
         }
     }
+    const char* what() const noexcept override { return "aio::queue (get, put or join)"; }
 
 private:
     queue_wake reason_ = queue_wake::parked;

@@ -5,6 +5,7 @@
 #include <aio/detail/intrusive_list.hpp>
 #include <aio/detail/loop_core.hpp>
 #include <aio/detail/ref.hpp>
+#include <aio/detail/source_location.hpp>
 #include <aio/detail/suspend.hpp>
 #include <aio/detail/task_executor.hpp>
 #include <aio/error.hpp>
@@ -32,6 +33,9 @@ public:
     virtual void on_done(state_base& finished) = 0;
     /// Frees a node that owns itself (a done callback) when it is removed unrun.
     virtual void dispose() noexcept {}
+    /// The task that waits through this node (it awaits the state the node is linked in), or
+    /// nullptr (a done callback, or a wait not parked in a task now). For diagnostics.
+    virtual state_base* awaiting_task() const noexcept { return nullptr; }
     /// Non-zero for callbacks added by add_done_callback (the id remove_done_callback takes).
     std::uint64_t callback_id_ = 0;
 
@@ -44,7 +48,7 @@ enum class status : std::uint8_t { pending, value, error, cancelled };
 /// tasks the cancellation signal bound to the coroutine and a name. Loop-affine.
 class state_base : public list_hook, public ready_item, public parking_spot {
 public:
-    state_base(loop_core* loop, bool is_task) noexcept : loop_(loop), is_task_(is_task) {}
+    state_base(loop_core* loop, bool is_task) noexcept : is_task_(is_task), loop_(loop) {}
     state_base(const state_base&) = delete;
     state_base& operator=(const state_base&) = delete;
 
@@ -166,6 +170,25 @@ public:
     }
     void set_name(std::string n) { name_ = std::make_unique<std::string>(std::move(n)); }
     void set_id(std::uint64_t id) noexcept { id_ = id; }
+    std::uint64_t id() const noexcept { return id_; }
+
+    /// Where the task was created (create_task's caller); empty for futures.
+    aio::source_location created_at() const noexcept { return created_at_; }
+    void set_created_at(aio::source_location where) noexcept { created_at_ = where; }
+
+    bool started() const noexcept { return started_; }
+    /// True while a step of the task runs (on this thread: a loop runs one step at a time).
+    bool running() const noexcept { return stack_ != nullptr && !done() && stack_running(*stack_); }
+    /// The number of coroutine frames on the task's stack (0 before it starts or once done).
+    std::size_t stack_frames() const noexcept {
+        return stack_ != nullptr && !done() ? stack_depth(*stack_) : 0;
+    }
+
+    /// Calls fn(waiter) for each done waiter (diagnostics walk who awaits this state).
+    template <class Fn>
+    void for_each_waiter(Fn fn) {
+        waiters_.for_each([&](done_waiter& w) { fn(static_cast<const done_waiter&>(w)); });
+    }
 
     /// Finishing, for the value-less outcomes; state<T> adds the value one.
     void finish_error(std::exception_ptr e) {
@@ -217,10 +240,11 @@ public:
     /// The loop closed before the item ran: the queue's reference goes.
     void discard_ready() noexcept final { release(); }
 
-    /// Records an address inside the task's bottom coroutine frame. Nothing reads it: it keeps
-    /// the frame (and the stack above it) reachable for leak checkers when a loop abandoned with
-    /// the task parked keeps this state (see loop_core::abandon).
-    void anchor_frame(const void* inside) noexcept { frame_ = inside; }
+    /// Records the promise of the task's bottom coroutine frame, before its first step.
+    /// Diagnostics read the stack through it while the task is pending (running, stack_frames);
+    /// it also keeps the frame (and the stack above it) reachable for leak checkers when a loop
+    /// abandoned with the task parked keeps this state (see loop_core::abandon).
+    void set_stack(const stack_bottom* bottom) noexcept { stack_ = bottom; }
 
 protected:
     virtual ~state_base() {
@@ -268,15 +292,16 @@ private:
     bool started_ = false;
     bool cancel_deferred_ = false;
     bool emitting_ = false;
+    bool is_task_;
     std::uint32_t cancel_requests_ = 0;
     loop_core* loop_;
-    bool is_task_;
     std::exception_ptr exception_;
     intrusive_list<done_waiter> waiters_;
     boost::asio::cancellation_signal signal_;
     std::uint64_t id_ = 0;
     std::unique_ptr<std::string> name_;
-    const void* frame_ = nullptr;
+    const stack_bottom* stack_ = nullptr;
+    aio::source_location created_at_;
 };
 
 /// state_base plus the value.

@@ -145,7 +145,7 @@ public:
             return;
         }
         state_ = phase::woken;
-        if (spot_ == nullptr) {
+        if (!in_spot_) {
             act_(*this, action::clear_slot);
         }
         if (queue_ != nullptr && queue_ == current_ready_queue) {
@@ -164,7 +164,7 @@ public:
             return;
         }
         state_ = phase::woken;
-        if (spot_ == nullptr) {
+        if (!in_spot_) {
             act_(*this, action::clear_slot);
         }
         act_(*this, action::resume);
@@ -177,6 +177,14 @@ public:
     /// tell_parked): to start what will wake it when that may complete on another thread, which
     /// must not find the waiter still idle.
     virtual void on_parked() {}
+
+    /// What the coroutine parked here waits for, in a few words ("aio::sleep"). For
+    /// diagnostics: each kind of await names itself.
+    virtual const char* what() const noexcept = 0;
+
+    /// The task whose coroutine is parked here (in its own stack or another stack running on
+    /// its executor), or nullptr when not parked or parked outside any task.
+    parking_spot* parked_task() const noexcept { return state_ == phase::idle ? nullptr : spot_; }
 
     /// The task parked here was cancelled (its parking spot found this waiter): on_cancel(),
     /// if the cancellation got through the coroutine's filters; once woken, the resumption
@@ -224,17 +232,19 @@ private:
         auto slot = boost::asio::get_associated_cancellation_slot(held);
         queue_ = nullptr;
         spot_ = nullptr;
+        in_spot_ = false;
         ready_queue* q = current_ready_queue;
         if (const auto* te = ex.template target<task_executor>()) {
             if (q != nullptr && &te->context() == &q->context()) {
                 queue_ = q;
             }
             parking_spot* spot = boost::asio::query(*te, boost::asio::execution::allocator).task();
+            spot_ = spot;
             if (spot != nullptr && slot.is_connected() && slot == spot->own_slot()) {
                 // The task's own stack: cancel() finds this waiter there, from now until it
                 // resumes, so the resumption reads the cancellation state (a cache miss per
                 // await when n of them resume) only if it was cancelled before or since.
-                spot_ = spot;
+                in_spot_ = true;
                 spot->set_parked(this);
                 maybe_cancelled_ = stack_cancellation_state(held).cancelled() !=
                                    boost::asio::cancellation_type::none;
@@ -244,7 +254,7 @@ private:
             queue_ = q;
         }
         state_ = phase::parked;
-        if (spot_ == nullptr) {
+        if (!in_spot_) {
             maybe_cancelled_ = true;
             if (slot.is_connected()) {
                 slot.template emplace<cancel_forwarder>(cancel_forwarder{this});
@@ -264,12 +274,13 @@ private:
     /// Moves the handler out of the waiter (whose frame it owns) and leaves the waiter idle.
     template <class H, bool InPlace>
     H take() noexcept {
-        if (spot_ != nullptr) {
+        if (in_spot_) {
             if (spot_->parked() == this) {
                 spot_->set_parked(nullptr);
             }
-            spot_ = nullptr;
+            in_spot_ = false;
         }
+        spot_ = nullptr;
         H& held = handler<H, InPlace>();
         H h(std::move(held));
         if constexpr (InPlace) {
@@ -342,9 +353,10 @@ private:
     alignas(void*) unsigned char storage_[sizeof(void*) * 2];
     act_fn act_ = nullptr;
     ready_queue* queue_ = nullptr;
-    parking_spot* spot_ = nullptr;
+    parking_spot* spot_ = nullptr; // the task running the parked coroutine, if any
     phase state_ = phase::idle;
     bool maybe_cancelled_ = true;
+    bool in_spot_ = false; // registered in spot_ (the task's own stack): cancel() finds it there
 };
 
 struct park_initiation {
@@ -384,7 +396,10 @@ inline park_operation park(waiter& w) {
 }
 
 /// A waiter that only yields.
-class yield_waiter final : public waiter {};
+class yield_waiter final : public waiter {
+public:
+    const char* what() const noexcept override { return "aio::sleep(0)"; }
+};
 
 /// Yields to the loop once: the caller goes to the back of the ready queue (everything woken
 /// before it runs first; asyncio's sleep(0)), or is posted to its executor off the loop.

@@ -4,6 +4,7 @@
 
 #include <aio/awaitable.hpp>
 #include <aio/detail/asio_compat.hpp>
+#include <aio/detail/source_location.hpp>
 #include <aio/detail/state.hpp>
 #include <aio/detail/task_executor.hpp>
 #include <aio/error.hpp>
@@ -52,7 +53,6 @@ template <class T>
 bottom_frame task_entry(ref<task_base<T>> running) {
     std::exception_ptr error;
     bool cancelled = false;
-    running->anchor_frame(&error);
     try {
         if constexpr (std::is_void_v<T>) {
             co_await running->make_coroutine();
@@ -97,7 +97,8 @@ void start_task(ref<task_base<T>> running) {
     boost::asio::cancellation_state cs(slot);
     st->set_own_slot(cs.slot());
     // The first step runs here, inline, up to the body's first suspension (as co_spawn's does).
-    launch_stack(task_entry<T>(std::move(running)), ex, slot, cs);
+    launch_stack(task_entry<T>(std::move(running)), ex, slot, cs,
+                 [st](const stack_bottom* bottom) { st->set_stack(bottom); });
 }
 
 /// A task's state with its body: an awaitable<T>, or a callable returning one (kept, with its
@@ -122,12 +123,15 @@ private:
     std::optional<Body> body_;
 };
 
-/// Schedules `body` (an awaitable<T>, or a callable returning one) as a task on `loop`. As in
+/// Schedules `body` (an awaitable<T>, or a callable returning one) as a task on `loop`, created
+/// at `created_at`. As in
 /// asyncio, the first step is queued: the body starts once the caller yields to the loop.
 template <class T, class Body>
-ref<state<T>> spawn_task(loop_core& loop, Body body, std::string name) {
+ref<state<T>> spawn_task(loop_core& loop, Body body, std::string name,
+                         aio::source_location created_at) {
     auto* st = new task_state<T, Body>(loop, std::move(body));
     st->set_id(loop.next_task_id());
+    st->set_created_at(created_at);
     if (!name.empty()) {
         st->set_name(std::move(name));
     }

@@ -256,6 +256,7 @@ private:
             }
             wake();
         }
+        const char* what() const noexcept override { return "aio::thread_queue"; }
 
         /// Whether the waiter is in one of the owner's lists; read and written on the loop only.
         bool in_list_ = false;

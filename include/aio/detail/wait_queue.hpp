@@ -46,6 +46,8 @@ public:
     /// GCC then emits the vtable, and everything the virtuals call, in every file that includes
     /// this header, used or not.
     inline void on_cancel() override;
+    /// The await's name, the one its queue was given.
+    inline const char* what() const noexcept override;
 
 private:
     friend class wait_queue;
@@ -61,7 +63,10 @@ private:
 /// (the nodes live in the waiting coroutines' frames).
 class wait_queue {
 public:
-    wait_queue() noexcept = default;
+    /// `what` names the await of the primitive that owns the queue ("aio::event.wait"), for
+    /// diagnostics.
+    explicit wait_queue(const char* what) noexcept : what_(what) {}
+    const char* what() const noexcept { return what_; }
 
     bool empty() const noexcept { return size_ == 0; }
     std::size_t size() const noexcept { return size_; }
@@ -128,6 +133,7 @@ private:
     intrusive_list<queued_waiter> waiters_;
     std::size_t size_ = 0;
     loop_binding binding_;
+    const char* what_;
 };
 
 inline queued_waiter::queued_waiter(wait_queue& queue) : queue_(&queue) {
@@ -139,6 +145,10 @@ inline queued_waiter::~queued_waiter() {
     if (linked()) {
         queue_->remove(*this);
     }
+}
+
+inline const char* queued_waiter::what() const noexcept {
+    return queue_->what();
 }
 
 inline void queued_waiter::on_cancel() {

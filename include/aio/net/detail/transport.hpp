@@ -52,6 +52,7 @@ public:
         slot = this;
         slot_ = &slot;
     }
+    const char* what() const noexcept override { return "aio: stream or server I/O"; }
 
 private:
     io_waiter** slot_ = nullptr;
