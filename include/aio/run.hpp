@@ -161,7 +161,7 @@ private:
         }
         signals_installed_ = true;
         for (int signum : {SIGINT, SIGTERM}) {
-            if (detail::signal_disposition::is_default(signum)) {
+            if (detail::signal_hub::is_default(signum)) {
                 core.add_signal_handler(
                     signum, [this, signum] { on_signal(signum); }, true);
             }
@@ -193,7 +193,15 @@ private:
         timer.async_wait([&timed_out](boost::system::error_code ec) { timed_out = !ec; });
         core.wake_when_idle(true); // a job's end wakes run_one below
         core.context().restart();
-        while ((!core.tasks().empty() || core.running_jobs() > 0) && !timed_out && !hard_stopped_) {
+        while (!timed_out && !hard_stopped_) {
+            if (core.tasks().empty() && core.running_jobs() == 0) {
+                // Before it ends: a signal raised on this thread (by a cleanup) is answered
+                // here, however late the signal thread's wake-up would come.
+                if (!core.deliver_signals()) {
+                    break;
+                }
+                continue;
+            }
             if (core.run_one() == 0) {
                 core.context().restart(); // user code stopped the io_context: shutdown goes on
             }

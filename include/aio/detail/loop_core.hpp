@@ -176,6 +176,9 @@ public:
     /// Removes the handler for `signum`: the signal does again what it did before aio handled
     /// it (for SIGINT and SIGTERM by default, end the process). False if there was none.
     bool remove_signal_handler(int signum) { return signals_.remove(signum); }
+    /// Calls the handlers of the signals that arrived and were not answered yet, without
+    /// waiting for the wake-up the signal thread posts; true if it called any.
+    bool deliver_signals() { return signals_.deliver_arrived(); }
 
     // --- running (loop thread only) ---
     bool is_running() const noexcept { return running_; }
