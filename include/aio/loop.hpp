@@ -10,7 +10,6 @@
 #include <aio/task.hpp>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -201,7 +200,8 @@ public:
     template <class F>
     void call_soon(F&& fn) const {
         require_open();
-        boost::asio::post(core_->context(), detail::reporting(*core_, std::forward<F>(fn)));
+        detail::post_plain(core_->context().get_executor(),
+                           detail::reporting(*core_, std::forward<F>(fn)));
     }
 
     /// From any thread: runs fn on the loop soon (asyncio call_soon_threadsafe); an exception
@@ -251,8 +251,12 @@ public:
     /// earlier handler for it. An exception fn throws is reported; the handler stays. While set
     /// for SIGINT or SIGTERM it also replaces run's default handling (cancelling main) of that
     /// signal. fn may replace or remove its own handler while it runs (the call goes on with its
-    /// captures alive). Throws std::logic_error when the loop is closed, std::invalid_argument
-    /// when `signum` is not a signal's number (asyncio raises ValueError).
+    /// captures alive). aio installs a handler of its own for the signal (sigaction); a program
+    /// that also uses Asio's signal_set must not use it for the same signal (the handler
+    /// installed last gets the signal; see docs/tasks-and-running.md). Throws std::logic_error
+    /// when the loop is closed, std::invalid_argument when `signum` is not a signal's number
+    /// (asyncio raises ValueError), boost::system::system_error when the signal cannot be caught
+    /// (SIGKILL, SIGSTOP) or aio's signal thread cannot start.
     void add_signal_handler(int signum, std::function<void()> fn) const {
         require_open();
         core_->add_signal_handler(signum, std::move(fn));

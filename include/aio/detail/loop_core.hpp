@@ -11,7 +11,6 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 
 #include <algorithm>
@@ -90,7 +89,7 @@ public:
         if (open_ctx_ == nullptr) {
             return false;
         }
-        boost::asio::post(*open_ctx_, std::forward<F>(f));
+        post_plain(open_ctx_->get_executor(), std::forward<F>(f));
         return true;
     }
     bool is_closed() const {
@@ -113,7 +112,7 @@ public:
         handed_tail_ = &item;
         if (!handed_posted_) {
             handed_posted_ = true;
-            boost::asio::post(*open_ctx_, [this] { run_handed_over(); });
+            post_plain(open_ctx_->get_executor(), [this] { run_handed_over(); });
         }
         return true;
     }
@@ -127,7 +126,7 @@ public:
         if (jobs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
             std::lock_guard lock(mutex_);
             if (wake_when_idle_ && open_ctx_ != nullptr) {
-                boost::asio::post(*open_ctx_, [] {}); // a shutdown runs the loop until idle
+                post_plain(open_ctx_->get_executor(), [] {}); // a shutdown runs the loop until idle
             }
         }
     }
@@ -199,7 +198,7 @@ public:
             // Once: what is queued now runs, what it queues waits (poll() would also run that,
             // and a task yielding in a loop would keep it going forever). A marker left queued
             // by a run that stopped earlier does not stop a later one.
-            boost::asio::post(*ctx_, [this, run = runs_] {
+            post_plain(ctx_->get_executor(), [this, run = runs_] {
                 if (run == runs_) {
                     ctx_->stop();
                 }

@@ -3,9 +3,10 @@
 #pragma once
 
 #include <aio/detail/reporting.hpp>
+#include <aio/detail/task_executor.hpp>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
+#include <boost/system/system_error.hpp>
 
 #include <atomic>
 #include <cerrno>
@@ -15,7 +16,6 @@
 #include <memory>
 #include <mutex>
 #include <stdexcept>
-#include <system_error>
 #include <utility>
 
 #include <fcntl.h>
@@ -46,8 +46,8 @@ class signal_hub {
 public:
     /// Registers one more aio handler for `signum`. The first installs aio's handler and saves
     /// the disposition it replaces; the watcher thread starts with the first signal of the
-    /// process (and again in a forked child). Throws std::system_error if the signal cannot be
-    /// caught (SIGKILL, SIGSTOP) or the pipe or thread cannot be made.
+    /// process (and again in a forked child). Throws boost::system::system_error if the signal
+    /// cannot be caught (SIGKILL, SIGSTOP) or the pipe or thread cannot be made.
     static void hold(int signum) {
         std::lock_guard lock(the().mutex);
         start_watcher();
@@ -57,8 +57,7 @@ public:
             mine.sa_handler = &on_signal;
             sigfillset(&mine.sa_mask);
             if (::sigaction(signum, &mine, &e.saved) != 0) {
-                throw std::system_error(errno, std::generic_category(),
-                                        "aio: cannot handle signal");
+                fail(errno, "aio: cannot handle signal");
             }
         }
         ++e.count;
@@ -145,7 +144,7 @@ private:
         }
         int fds[2];
         if (::pipe2(fds, O_CLOEXEC) != 0) {
-            throw std::system_error(errno, std::generic_category(), "aio: signal pipe");
+            fail(errno, "aio: signal pipe");
         }
         ::fcntl(fds[1], F_SETFL, O_NONBLOCK);
         sigset_t all;
@@ -159,12 +158,17 @@ private:
         if (error != 0) {
             ::close(fds[0]);
             ::close(fds[1]);
-            throw std::system_error(error, std::generic_category(), "aio: signal watcher thread");
+            fail(error, "aio: signal watcher thread");
         }
         ::pthread_detach(thread);
         s.read_fd = fds[0];
         s.write_fd.store(fds[1], std::memory_order_release);
         s.watcher_pid = pid;
+    }
+
+    [[noreturn]] static void fail(int error, const char* what) {
+        throw boost::system::system_error(
+            boost::system::error_code(error, boost::system::system_category()), what);
     }
 
     /// The watcher thread: for each batch of bytes read, wakes every loop that handles signals.
@@ -188,7 +192,7 @@ public:
     /// Runs fn() on the loop each time signal `signum` arrives; replaces an earlier handler. A
     /// `fallback` handler (what aio::runner installs for SIGINT and SIGTERM) is replaced by a
     /// user's handler, never the reverse. Throws std::invalid_argument for a number that is not
-    /// a signal's, std::system_error for a signal that cannot be caught.
+    /// a signal's, boost::system::system_error for a signal that cannot be caught.
     void add(int signum, std::function<void()> fn, bool fallback) {
         if (signum <= 0 || signum >= signal_bound) {
             throw std::invalid_argument("aio: no signal has this number");
@@ -255,7 +259,7 @@ public:
     /// wake-up to the loop unless one is queued already.
     void wake() {
         if (!woken_.exchange(true, std::memory_order_acq_rel)) {
-            boost::asio::post(*ctx_, [this] {
+            post_plain(ctx_->get_executor(), [this] {
                 woken_.store(false, std::memory_order_release);
                 deliver_arrived();
             });
