@@ -82,7 +82,7 @@ public:
     /// exits; done callbacks are dropped (a run_coroutine_threadsafe future gets
     /// broken_promise), executor jobs are left to finish on their threads, and the tasks left
     /// are reported. A hard stop is for a process about to exit.
-    void close() noexcept {
+    [[gnu::cold]] void close() noexcept {
         if (closed_) {
             return;
         }
@@ -155,7 +155,7 @@ private:
         }
     }
 
-    void install_signal_handling(detail::loop_core& core) {
+    [[gnu::cold]] void install_signal_handling(detail::loop_core& core) {
         if (!options_.handle_signals || signals_installed_) {
             return;
         }
@@ -168,7 +168,7 @@ private:
         }
     }
 
-    void on_signal(int signum) {
+    [[gnu::cold]] void on_signal(int signum) {
         if (interrupt_signal_ == 0) {
             interrupt_signal_ = signum;
             if (main_ && !main_.done()) {
@@ -186,7 +186,7 @@ private:
     }
 
     /// The graceful shutdown (see close()).
-    void shutdown(detail::loop_core& core) {
+    [[gnu::cold]] void shutdown(detail::loop_core& core) {
         core.tasks().for_each([](detail::state_base& s) { s.cancel(); }); // once: later tasks run
         bool timed_out = false;
         detail::loop_timer timer(core.context(), options_.shutdown_timeout);
@@ -223,7 +223,7 @@ private:
         report_abandoned(core, "shutdown_timeout passed");
     }
 
-    void report_abandoned(detail::loop_core& core, const std::string& why) {
+    [[gnu::cold]] void report_abandoned(detail::loop_core& core, const std::string& why) {
         std::size_t tasks = core.tasks().size();
         if (tasks > 0) {
             core.report({std::to_string(tasks) + " task(s) still pending were abandoned: " + why,

@@ -48,7 +48,7 @@ public:
     /// the disposition it replaces; the watcher thread starts with the first signal of the
     /// process (and again in a forked child). Throws boost::system::system_error if the signal
     /// cannot be caught (SIGKILL, SIGSTOP) or the pipe or thread cannot be made.
-    static void hold(int signum) {
+    [[gnu::cold]] static void hold(int signum) {
         std::lock_guard lock(the().mutex);
         start_watcher();
         entry& e = the().table[signum];
@@ -64,7 +64,7 @@ public:
     }
     /// The last aio handler for `signum` gone, the saved disposition comes back (unless someone
     /// else installed a handler of their own meanwhile).
-    static void release(int signum) noexcept {
+    [[gnu::cold]] static void release(int signum) noexcept {
         std::lock_guard lock(the().mutex);
         entry& e = the().table[signum];
         if (--e.count == 0) {
@@ -78,7 +78,7 @@ public:
 
     /// True when `signum` has its default disposition and no aio handler: neither ignored (as a
     /// background job's SIGINT is) nor handled by the program itself.
-    static bool is_default(int signum) {
+    [[gnu::cold]] static bool is_default(int signum) {
         std::lock_guard lock(the().mutex);
         struct sigaction now {};
         ::sigaction(signum, nullptr, &now);
@@ -131,7 +131,7 @@ private:
 
     /// Under the mutex: makes the pipe and the watcher thread unless this process has them.
     /// The thread blocks every signal, so that signals go to the program's own threads.
-    static void start_watcher() {
+    [[gnu::cold]] static void start_watcher() {
         state& s = the();
         pid_t pid = ::getpid();
         if (s.watcher_pid == pid) {
@@ -193,7 +193,7 @@ public:
     /// `fallback` handler (what aio::runner installs for SIGINT and SIGTERM) is replaced by a
     /// user's handler, never the reverse. Throws std::invalid_argument for a number that is not
     /// a signal's, boost::system::system_error for a signal that cannot be caught.
-    void add(int signum, std::function<void()> fn, bool fallback) {
+    [[gnu::cold]] void add(int signum, std::function<void()> fn, bool fallback) {
         if (signum <= 0 || signum >= signal_bound) {
             throw std::invalid_argument("aio: no signal has this number");
         }
@@ -216,7 +216,7 @@ public:
         active_->handlers[signum] = std::move(fn);
     }
     /// Removes the handler for `signum`; false if there was none.
-    bool remove(int signum) noexcept {
+    [[gnu::cold]] bool remove(int signum) noexcept {
         if (!has(signum)) {
             return false;
         }
@@ -229,7 +229,7 @@ public:
         return true;
     }
     /// Removes every handler (the loop closes): the watcher no longer wakes this loop.
-    void clear() noexcept {
+    [[gnu::cold]] void clear() noexcept {
         if (!active_) {
             return;
         }
@@ -243,7 +243,7 @@ public:
     /// Calls the handlers of the signals that arrived since the last call, once per arrival;
     /// true if it called any. The watcher's wake-up calls it; so does a shutdown about to end,
     /// so that a signal raised on this thread is answered however late the watcher runs.
-    bool deliver_arrived() {
+    [[gnu::cold]] bool deliver_arrived() {
         bool any = false;
         for (int signum = 1; active_ && signum < signal_bound; ++signum) {
             while (has(signum) && active_->seen[signum] != signal_hub::arrivals(signum)) {
@@ -282,7 +282,7 @@ private:
     /// Calls the handler of `signum`. The handler may remove or replace itself, destroying its
     /// slot: the call runs on the function moved out of it, put back afterwards unless the slot
     /// changed meanwhile.
-    void deliver(int signum) {
+    [[gnu::cold]] void deliver(int signum) {
         std::function<void()> fn = std::exchange(active_->handlers[signum], nullptr);
         running_ = signum;
         replaced_ = false;
@@ -318,7 +318,7 @@ inline void signal_hub::unwatch(signal_handlers& h) noexcept {
     }
 }
 
-inline void* signal_hub::watch_pipe(void* fd) noexcept {
+[[gnu::cold]] inline void* signal_hub::watch_pipe(void* fd) noexcept {
     int read_fd = static_cast<int>(reinterpret_cast<std::intptr_t>(fd));
     unsigned char bytes[64];
     for (;;) {

@@ -157,7 +157,7 @@ public:
         return removed;
     }
 
-    std::string name() const {
+    [[gnu::cold]] std::string name() const {
         if (name_) {
             return *name_;
         }
@@ -241,12 +241,12 @@ protected:
 
 private:
     /// What the loop reports for an exception nobody retrieved (asyncio's wording).
-    exception_context unretrieved_report() const {
+    [[gnu::cold]] exception_context unretrieved_report() const {
         return {is_task_ ? "Task exception was never retrieved"
                          : "Future exception was never retrieved",
                 exception_, name()};
     }
-    void report_unretrieved_now() noexcept {
+    [[gnu::cold]] void report_unretrieved_now() noexcept {
         unlink();
         loop_->report(unretrieved_report());
     }
