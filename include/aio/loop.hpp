@@ -283,6 +283,9 @@ public:
     /// pool's jobs have finished, then joins its threads; the next to_thread makes a new pool.
     /// Cancellation: stops waiting (cancelled_error); the jobs run on and the pool is joined by
     /// a thread of its own.
+    // A template only so that a file that does not call it does not compile it (a coroutine, a
+    // thread and the callbacks between them).
+    template <class = void>
     awaitable<void> shutdown_default_executor() const {
         std::shared_ptr<boost::asio::thread_pool> pool = core_->take_pool();
         if (!pool) {
