@@ -54,7 +54,8 @@ public:
         entry& e = the().table[signum];
         if (e.count == 0) {
             struct sigaction mine {};
-            mine.sa_handler = &on_signal;
+            mine.sa_sigaction = &on_signal;
+            mine.sa_flags = SA_SIGINFO | SA_RESTART;
             sigfillset(&mine.sa_mask);
             if (::sigaction(signum, &mine, &e.saved) != 0) {
                 fail(errno, "aio: cannot handle signal");
@@ -70,7 +71,7 @@ public:
         if (--e.count == 0) {
             struct sigaction now {};
             ::sigaction(signum, nullptr, &now);
-            if (now.sa_handler == &on_signal) {
+            if ((now.sa_flags & SA_SIGINFO) != 0 && now.sa_sigaction == &on_signal) {
                 ::sigaction(signum, &e.saved, nullptr);
             }
         }
@@ -116,9 +117,11 @@ private:
         return s;
     }
 
-    /// aio's handler, in signal context: counts the signal and wakes the watcher. A full pipe
-    /// already holds a wake-up, so the byte is not needed then.
-    static void on_signal(int signum) noexcept {
+    /// aio's handler, in signal context: counts the signal and wakes the watcher (a full pipe
+    /// already holds a wake-up, so the byte is not needed then), then calls the handler it
+    /// replaced, if that was a function: an Asio signal_set, or a program's own handler, made
+    /// before aio's keeps receiving the signal.
+    static void on_signal(int signum, siginfo_t* info, void* context) noexcept {
         int saved_errno = errno;
         the().arrived[signum].fetch_add(1, std::memory_order_release);
         int fd = the().write_fd.load(std::memory_order_acquire);
@@ -127,6 +130,15 @@ private:
             [[maybe_unused]] ssize_t written = ::write(fd, &byte, 1);
         }
         errno = saved_errno;
+        const struct sigaction& before = the().table[signum].saved;
+        if ((before.sa_flags & SA_SIGINFO) != 0) {
+            if (before.sa_sigaction != nullptr && before.sa_sigaction != &on_signal) {
+                before.sa_sigaction(signum, info, context);
+            }
+        } else if (before.sa_handler != SIG_DFL && before.sa_handler != SIG_IGN &&
+                   before.sa_handler != nullptr) {
+            before.sa_handler(signum);
+        }
     }
 
     /// Under the mutex: makes the pipe and the watcher thread unless this process has them.
@@ -136,11 +148,6 @@ private:
         pid_t pid = ::getpid();
         if (s.watcher_pid == pid) {
             return;
-        }
-        if (s.read_fd >= 0) { // a forked child: the pipe is the parent's, read by its watcher
-            ::close(s.read_fd);
-            ::close(s.write_fd.exchange(-1));
-            s.read_fd = -1;
         }
         int fds[2];
         if (::pipe2(fds, O_CLOEXEC) != 0) {
@@ -161,8 +168,14 @@ private:
             fail(error, "aio: signal watcher thread");
         }
         ::pthread_detach(thread);
-        s.read_fd = fds[0];
-        s.write_fd.store(fds[1], std::memory_order_release);
+        // In a forked child the old pipe is the parent's, read by the parent's watcher; the
+        // handler writes to the new one before the old one closes, so no wake-up is lost.
+        int old_read = std::exchange(s.read_fd, fds[0]);
+        int old_write = s.write_fd.exchange(fds[1], std::memory_order_acq_rel);
+        if (old_read >= 0) {
+            ::close(old_read);
+            ::close(old_write);
+        }
         s.watcher_pid = pid;
     }
 
