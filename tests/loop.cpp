@@ -9,6 +9,10 @@
 
 #include <doctest/doctest.h>
 
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/system/system_error.hpp>
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -249,6 +253,15 @@ TEST_CASE("add_signal_handler rejects a number that is no signal's") {
         CHECK_THROWS_AS(lp.add_signal_handler(-1, [] {}), std::invalid_argument);
         CHECK_THROWS_AS(lp.add_signal_handler(1 << 20, [] {}), std::invalid_argument);
         CHECK_FALSE(lp.remove_signal_handler(1 << 20));
+        co_return;
+    });
+}
+
+TEST_CASE("add_signal_handler for a signal that cannot be caught throws and changes nothing") {
+    aio_test::run([&]() -> aio::awaitable<void> {
+        aio::loop lp = co_await aio::this_loop();
+        CHECK_THROWS_AS(lp.add_signal_handler(SIGKILL, [] {}), boost::system::system_error);
+        CHECK_FALSE(lp.remove_signal_handler(SIGKILL));
         co_return;
     });
 }
@@ -947,6 +960,74 @@ TEST_CASE("a signal handler that removes itself and then throws is reported") {
     REQUIRE(log.entries.size() == 1);
     CHECK(log.entries[0].message == "exception in a signal handler");
     CHECK(aio::describe(log.entries[0].exception) == "after removing itself");
+}
+
+TEST_CASE("an Asio signal_set made before a loop's handler keeps receiving the signal") {
+    int aio_calls = 0;
+    int asio_calls = 0;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        aio::loop lp = co_await aio::this_loop();
+        boost::asio::signal_set set(co_await boost::asio::this_coro::executor, SIGUSR1);
+        aio::future<void> got;
+        lp.add_signal_handler(SIGUSR1, [&] {
+            ++aio_calls;
+            if (!got.done()) {
+                got.set_result();
+            }
+        });
+        std::raise(SIGUSR1);
+        int signum = co_await set.async_wait(boost::asio::use_awaitable);
+        CHECK(signum == SIGUSR1);
+        ++asio_calls;
+        co_await got();
+        CHECK(lp.remove_signal_handler(SIGUSR1));
+        std::raise(SIGUSR1); // the signal_set's handler is back in place: it alone sees this one
+        signum = co_await set.async_wait(boost::asio::use_awaitable);
+        CHECK(signum == SIGUSR1);
+        ++asio_calls;
+    });
+    CHECK(aio_calls == 1);
+    CHECK(asio_calls == 2);
+}
+
+TEST_CASE("every loop with a handler for a signal runs it, each on its own thread") {
+    std::promise<void> other_ready;
+    std::future<void> other_handles = other_ready.get_future();
+    std::thread::id other_ran_on;
+    std::thread other([&] {
+        aio_test::run([&]() -> aio::awaitable<void> {
+            aio::loop lp = co_await aio::this_loop();
+            aio::future<void> got;
+            lp.add_signal_handler(SIGUSR2, [&] {
+                other_ran_on = std::this_thread::get_id();
+                if (!got.done()) {
+                    got.set_result();
+                }
+            });
+            other_ready.set_value();
+            co_await got();
+            lp.remove_signal_handler(SIGUSR2);
+        });
+    });
+    std::thread::id other_id = other.get_id();
+    std::thread::id ran_on;
+    aio_test::run([&]() -> aio::awaitable<void> {
+        aio::loop lp = co_await aio::this_loop();
+        aio::future<void> got;
+        lp.add_signal_handler(SIGUSR2, [&] {
+            ran_on = std::this_thread::get_id();
+            if (!got.done()) {
+                got.set_result();
+            }
+        });
+        co_await aio::to_thread([&] { other_handles.wait(); });
+        std::raise(SIGUSR2);
+        co_await got();
+        lp.remove_signal_handler(SIGUSR2);
+    });
+    other.join();
+    CHECK(ran_on == std::this_thread::get_id());
+    CHECK(other_ran_on == other_id);
 }
 
 TEST_CASE("a loop dropped without close() reports its pending tasks and leaks nothing") {

@@ -3,6 +3,7 @@
 
 #include <aio/awaitable.hpp>
 #include <aio/detail/child_group.hpp>
+#include <aio/detail/range.hpp>
 #include <aio/detail/state.hpp>
 #include <aio/generator.hpp>
 #include <aio/task.hpp>
@@ -10,7 +11,6 @@
 #include <concepts>
 #include <cstddef>
 #include <memory>
-#include <ranges>
 #include <utility>
 #include <vector>
 
@@ -96,10 +96,10 @@ generator<Task> yield_in_completion_order(std::unique_ptr<completion_order<Task>
 /// timeout_error, cancels no task, and the generator ends (the tasks not yet yielded can no
 /// longer be reached through it - as after a cancelled next()); with a deadline already passed,
 /// next() never runs and the generator is untouched.
-template <std::ranges::input_range R>
-requires std::derived_from<std::ranges::range_value_t<R>, any_task>
-    generator<std::ranges::range_value_t<R>> as_completed(R&& tasks) {
-    using task_type = std::ranges::range_value_t<R>;
+template <detail::input_range R>
+requires std::derived_from<detail::range_value_t<R>, any_task> generator<detail::range_value_t<R>>
+as_completed(R&& tasks) {
+    using task_type = detail::range_value_t<R>;
     std::vector<task_type> list;
     for (auto&& t : tasks) {
         list.push_back(t);

@@ -42,7 +42,7 @@ private:
 /// cancelled (asyncio.run raises KeyboardInterrupt in that case). signal() tells which one.
 class interrupted_error : public cancelled_error {
 public:
-    explicit interrupted_error(int signal_number)
+    [[gnu::cold]] explicit interrupted_error(int signal_number)
         : cancelled_error("interrupted by signal " + std::to_string(signal_number)),
           signal_(signal_number) {}
 

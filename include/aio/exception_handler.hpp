@@ -24,7 +24,7 @@ using exception_handler = std::function<void(const exception_context&)>;
 
 /// The default reporter: one line on stderr, like asyncio's
 /// "Task exception was never retrieved".
-inline void default_exception_handler(const exception_context& ctx) {
+[[gnu::cold]] inline void default_exception_handler(const exception_context& ctx) {
     std::string line = "aio: " + ctx.message;
     if (!ctx.task_name.empty()) {
         line += " (" + ctx.task_name + ")";

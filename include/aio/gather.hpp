@@ -3,13 +3,13 @@
 
 #include <aio/awaitable.hpp>
 #include <aio/detail/child_group.hpp>
+#include <aio/detail/range.hpp>
 #include <aio/future.hpp>
 #include <aio/outcome.hpp>
 #include <aio/task.hpp>
 
 #include <concepts>
 #include <cstddef>
-#include <ranges>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -57,9 +57,8 @@ using gathered_t = typename detail::gatherable_traits<std::remove_cvref_t<A>>::t
 /// What the range forms of gather accept: a range of gatherables, or of any_task handles (what
 /// all_tasks() returns; their values are not visible, so they count as void).
 template <class R>
-concept gatherable_range = std::ranges::input_range<R> &&
-    (gatherable<std::ranges::range_value_t<R>> ||
-     std::same_as<std::ranges::range_value_t<R>, any_task>);
+concept gatherable_range = detail::input_range<R> &&
+    (gatherable<detail::range_value_t<R>> || std::same_as<detail::range_value_t<R>, any_task>);
 
 namespace detail {
 
@@ -78,14 +77,14 @@ struct range_element<any_task> {
 /// True if gather can own the range: its elements are copyable handles (tasks, futures,
 /// any_task), or it is a non-const rvalue to move the awaitables out of.
 template <class R>
-concept ownable_range = std::copy_constructible<std::ranges::range_value_t<R>> ||
+concept ownable_range = std::copy_constructible<detail::range_value_t<R>> ||
     (!std::is_lvalue_reference_v<R> && !std::is_const_v<std::remove_reference_t<R>>);
 
 } // namespace detail
 
 /// The T of a gatherable_range's elements (void for any_task).
 template <gatherable_range R>
-using gathered_range_t = typename detail::range_element<std::ranges::range_value_t<R>>::value;
+using gathered_range_t = typename detail::range_element<detail::range_value_t<R>>::value;
 
 namespace detail {
 
@@ -146,11 +145,11 @@ inline awaitable<void> gather_wait(std::vector<state_base*> states, bool fail_fa
 
 /// One handle per element, in range order: awaitables become tasks (moved out of the range,
 /// which is gather's own), handles are copied (a view keeps the handles it refers to).
-template <class Handles, std::ranges::input_range R>
+template <class Handles, detail::input_range R>
 Handles make_tasks(R& range) {
-    using E = std::ranges::range_value_t<R>;
+    using E = detail::range_value_t<R>;
     Handles tasks;
-    if constexpr (std::ranges::sized_range<R>) {
+    if constexpr (detail::sized_range<R>) {
         tasks.reserve(std::ranges::size(range));
     }
     for (auto&& item : range) {
@@ -166,9 +165,9 @@ Handles make_tasks(R& range) {
 }
 
 /// gather's handles for a range it owns: a vector of the handles themselves is taken as it is.
-template <std::ranges::input_range R>
+template <detail::input_range R>
 auto ensure_tasks(R& range) {
-    using E = std::ranges::range_value_t<R>;
+    using E = detail::range_value_t<R>;
     using handles = std::vector<typename range_element<E>::handle>;
     if constexpr (std::same_as<R, handles>) {
         return std::move(range); // already gather's own handles: no copy, no touch of each task

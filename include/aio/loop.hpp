@@ -11,7 +11,6 @@
 #include <aio/task.hpp>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -204,7 +203,8 @@ public:
     template <class F>
     void call_soon(F&& fn) const {
         require_open();
-        boost::asio::post(core_->context(), detail::reporting(*core_, std::forward<F>(fn)));
+        detail::post_plain(core_->context().get_executor(),
+                           detail::reporting(*core_, std::forward<F>(fn)));
     }
 
     /// From any thread: runs fn on the loop soon (asyncio call_soon_threadsafe); an exception
@@ -254,8 +254,12 @@ public:
     /// earlier handler for it. An exception fn throws is reported; the handler stays. While set
     /// for SIGINT or SIGTERM it also replaces run's default handling (cancelling main) of that
     /// signal. fn may replace or remove its own handler while it runs (the call goes on with its
-    /// captures alive). Throws std::logic_error when the loop is closed, std::invalid_argument
-    /// when `signum` is not a signal's number (asyncio raises ValueError).
+    /// captures alive). aio installs a handler of its own for the signal (sigaction); a program
+    /// that also uses Asio's signal_set must not use it for the same signal (the handler
+    /// installed last gets the signal; see docs/tasks-and-running.md). Throws std::logic_error
+    /// when the loop is closed, std::invalid_argument when `signum` is not a signal's number
+    /// (asyncio raises ValueError), boost::system::system_error when the signal cannot be caught
+    /// (SIGKILL, SIGSTOP) or aio's signal thread cannot start.
     void add_signal_handler(int signum, std::function<void()> fn) const {
         require_open();
         core_->add_signal_handler(signum, std::move(fn));
@@ -282,6 +286,9 @@ public:
     /// pool's jobs have finished, then joins its threads; the next to_thread makes a new pool.
     /// Cancellation: stops waiting (cancelled_error); the jobs run on and the pool is joined by
     /// a thread of its own.
+    // A template only so that a file that does not call it does not compile it (a coroutine, a
+    // thread and the callbacks between them).
+    template <class = void>
     awaitable<void> shutdown_default_executor() const {
         std::shared_ptr<boost::asio::thread_pool> pool = core_->take_pool();
         if (!pool) {

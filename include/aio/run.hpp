@@ -84,7 +84,7 @@ public:
     /// exits; done callbacks are dropped (a run_coroutine_threadsafe future gets
     /// broken_promise), executor jobs are left to finish on their threads, and the tasks left
     /// are reported. A hard stop is for a process about to exit.
-    void close() noexcept {
+    [[gnu::cold]] void close() noexcept {
         if (closed_) {
             return;
         }
@@ -157,20 +157,20 @@ private:
         }
     }
 
-    void install_signal_handling(detail::loop_core& core) {
+    [[gnu::cold]] void install_signal_handling(detail::loop_core& core) {
         if (!options_.handle_signals || signals_installed_) {
             return;
         }
         signals_installed_ = true;
         for (int signum : {SIGINT, SIGTERM}) {
-            if (detail::signal_disposition::is_default(signum)) {
+            if (detail::signal_hub::is_default(signum)) {
                 core.add_signal_handler(
                     signum, [this, signum] { on_signal(signum); }, true);
             }
         }
     }
 
-    void on_signal(int signum) {
+    [[gnu::cold]] void on_signal(int signum) {
         if (interrupt_signal_ == 0) {
             interrupt_signal_ = signum;
             if (main_ && !main_.done()) {
@@ -188,14 +188,22 @@ private:
     }
 
     /// The graceful shutdown (see close()).
-    void shutdown(detail::loop_core& core) {
+    [[gnu::cold]] void shutdown(detail::loop_core& core) {
         core.tasks().for_each([](detail::state_base& s) { s.cancel(); }); // once: later tasks run
         bool timed_out = false;
         detail::loop_timer timer(core.context(), options_.shutdown_timeout);
         timer.async_wait([&timed_out](boost::system::error_code ec) { timed_out = !ec; });
         core.wake_when_idle(true); // a job's end wakes run_one below
         core.context().restart();
-        while ((!core.tasks().empty() || core.running_jobs() > 0) && !timed_out && !hard_stopped_) {
+        while (!timed_out && !hard_stopped_) {
+            if (core.tasks().empty() && core.running_jobs() == 0) {
+                // Before it ends: a signal raised on this thread (by a cleanup) is answered
+                // here, however late the signal thread's wake-up would come.
+                if (!core.deliver_signals()) {
+                    break;
+                }
+                continue;
+            }
             if (core.run_one() == 0) {
                 core.context().restart(); // user code stopped the io_context: shutdown goes on
             }
@@ -217,7 +225,7 @@ private:
         report_abandoned(core, "shutdown_timeout passed");
     }
 
-    void report_abandoned(detail::loop_core& core, const std::string& why) {
+    [[gnu::cold]] void report_abandoned(detail::loop_core& core, const std::string& why) {
         std::size_t tasks = core.tasks().size();
         if (tasks > 0) {
             core.report({std::to_string(tasks) + " task(s) still pending were abandoned: " + why,

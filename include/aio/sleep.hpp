@@ -7,7 +7,6 @@
 
 #include <boost/asio/execution/context.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/query.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -41,27 +40,41 @@ private:
     boost::asio::steady_timer timer_;
 };
 
-/// A sleeping await: its deadline in the loop's deadline queue and its parked coroutine, both
-/// in the sleep's frame.
+/// A sleep's await on the running loop: its parked coroutine and, once started, its deadline
+/// in the loop's deadline queue (sleep(0) starts none: it only yields), both in the sleep's
+/// frame.
 class sleeper final : public waiter, public timed_node {
 public:
-    explicit sleeper(deadline_queue& q) noexcept : queue_(q) {}
+    sleeper() noexcept = default;
     sleeper(const sleeper&) = delete;
     sleeper& operator=(const sleeper&) = delete;
-    ~sleeper() { queue_.remove(*this); }
+    ~sleeper() {
+        if (queue_ != nullptr) {
+            queue_->remove(*this);
+        }
+    }
+
+    void start(deadline_queue& q, std::chrono::nanoseconds d) {
+        queue_ = &q;
+        q.add(*this,
+              deadline_queue::clock::now() + std::chrono::ceil<deadline_queue::clock::duration>(d));
+    }
 
     void expire() noexcept override { wake(); }
     void on_cancel() override {
-        queue_.remove(*this);
+        if (queue_ != nullptr) {
+            queue_->remove(*this);
+        }
         wake();
     }
     const char* what() const noexcept override { return "aio::sleep"; }
 
 private:
-    deadline_queue& queue_;
+    deadline_queue* queue_ = nullptr;
 };
 
-/// sleep's body.
+/// sleep's body. One park for every kind of sleep (yield, the loop's deadline, a timer
+/// elsewhere): each await in a coroutine is code that every file that sleeps compiles.
 inline awaitable<void> sleep_for(std::chrono::nanoseconds d) {
     loop_core* loop = running_loop;
     std::unique_ptr<elsewhere_sleeper> elsewhere; // on the heap: this frame stays small
@@ -75,18 +88,15 @@ inline awaitable<void> sleep_for(std::chrono::nanoseconds d) {
             }
         }
     }
-    bool cancelled = false;
-    if (d <= d.zero()) {
-        yield_waiter w;
-        cancelled = co_await yield_now(w);
-    } else if (loop != nullptr) {
-        sleeper s(loop->deadlines());
-        loop->deadlines().add(s, deadline_queue::clock::now() +
-                                     std::chrono::ceil<deadline_queue::clock::duration>(d));
-        cancelled = co_await park(s);
-    } else {
-        cancelled = co_await park_operation{elsewhere.get(), false, true};
+    sleeper s;
+    waiter* parked = &s;
+    if (elsewhere) {
+        parked = elsewhere.get();
+    } else if (d > d.zero()) {
+        s.start(loop->deadlines(), d);
     }
+    park_operation op{parked, d <= d.zero(), elsewhere != nullptr};
+    bool cancelled = co_await std::move(op);
     if (cancelled) {
         throw cancelled_error();
     }

@@ -7,13 +7,14 @@
 #include <aio/gather.hpp>
 #include <aio/task.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <concepts>
+#include <cstddef>
+#include <functional>
 #include <optional>
-#include <ranges>
 #include <stdexcept>
 #include <type_traits>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -34,11 +35,35 @@ struct wait_result {
 
 namespace detail {
 /// Drops the handles to a task already listed (asyncio's wait works on a set), keeping the
-/// first occurrence of each in place.
+/// first occurrence of each in place. The handles sorted by task, then by position, put each
+/// repeat right after the task's first occurrence (no hash set: <unordered_set> would cost every
+/// file that includes this header).
 template <class T>
 void drop_repeats(std::vector<task<T>>& tasks) {
-    std::unordered_set<const state_base*> seen;
-    std::erase_if(tasks, [&](const task<T>& t) { return !seen.insert(&t.state()).second; });
+    using entry = std::pair<const state_base*, std::size_t>;
+    std::vector<entry> order;
+    order.reserve(tasks.size());
+    for (std::size_t i = 0; i < tasks.size(); ++i) {
+        order.emplace_back(&tasks[i].state(), i);
+    }
+    std::sort(order.begin(), order.end(), [](const entry& a, const entry& b) {
+        return a.first != b.first ? std::less<const state_base*>()(a.first, b.first)
+                                  : a.second < b.second;
+    });
+    std::vector<bool> repeat(tasks.size());
+    for (std::size_t k = 1; k < order.size(); ++k) {
+        repeat[order[k].second] = order[k].first == order[k - 1].first;
+    }
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < tasks.size(); ++i) {
+        if (!repeat[i]) {
+            if (kept != i) {
+                tasks[kept] = std::move(tasks[i]);
+            }
+            ++kept;
+        }
+    }
+    tasks.erase(tasks.begin() + static_cast<std::ptrdiff_t>(kept), tasks.end());
 }
 } // namespace detail
 

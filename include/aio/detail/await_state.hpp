@@ -111,7 +111,7 @@ public:
         if (loop == nullptr) {
             return;
         }
-        boost::asio::post(loop->context(), [loop, fn = std::move(fn)] {
+        post_plain(loop->context().get_executor(), [loop, fn = std::move(fn)] {
             loop->call_reporting("exception in a done callback", fn);
         });
     }

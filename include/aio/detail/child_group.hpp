@@ -290,15 +290,16 @@ inline awaitable<void> wait_for_group(child_group& g) {
         check_cancelled(cs);
         co_return;
     }
+    bool cancelled = false;
     if (cs.cancelled() != boost::asio::cancellation_type::none) {
         cs.clear();
         g.on_cancel();
-        if (!g.complete()) {
-            co_await park(g); // the cancellation is delivered below, once
-        }
-        throw cancelled_error();
+        cancelled = true; // delivered below, once, when the children have ended
     }
-    bool cancelled = co_await park(g);
+    if (!g.complete()) { // one park for both ways: each await is code every caller compiles
+        bool cancelled_while_parked = co_await park(g);
+        cancelled = cancelled || cancelled_while_parked;
+    }
     if (cancelled) {
         throw cancelled_error();
     }

@@ -11,7 +11,6 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 
 #include <algorithm>
@@ -58,7 +57,7 @@ public:
           deadlines_(*ctx_, ready_), signals_(*ctx_, *this), open_ctx_(ctx_.get()),
           work_(ctx_->get_executor()), id_(next_loop_id()) {}
     /// A loop dropped without close() is closed as loop.close() closes it.
-    ~loop_core();
+    [[gnu::cold]] ~loop_core();
     loop_core(const loop_core&) = delete;
     loop_core& operator=(const loop_core&) = delete;
 
@@ -80,7 +79,7 @@ public:
 
     // --- reporting (loop thread only; report and call_reporting come from reporter) ---
     /// Reports every error still unretrieved and detaches those states from this loop.
-    void report_unretrieved() noexcept;
+    [[gnu::cold]] void report_unretrieved() noexcept;
 
     // --- any thread ---
     /// Posts f to the loop; false (f dropped) once the loop is closed.
@@ -90,7 +89,7 @@ public:
         if (open_ctx_ == nullptr) {
             return false;
         }
-        boost::asio::post(*open_ctx_, std::forward<F>(f));
+        post_plain(open_ctx_->get_executor(), std::forward<F>(f));
         return true;
     }
     bool is_closed() const {
@@ -113,7 +112,7 @@ public:
         handed_tail_ = &item;
         if (!handed_posted_) {
             handed_posted_ = true;
-            boost::asio::post(*open_ctx_, [this] { run_handed_over(); });
+            post_plain(open_ctx_->get_executor(), [this] { run_handed_over(); });
         }
         return true;
     }
@@ -127,7 +126,7 @@ public:
         if (jobs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
             std::lock_guard lock(mutex_);
             if (wake_when_idle_ && open_ctx_ != nullptr) {
-                boost::asio::post(*open_ctx_, [] {}); // a shutdown runs the loop until idle
+                post_plain(open_ctx_->get_executor(), [] {}); // a shutdown runs the loop until idle
             }
         }
     }
@@ -149,7 +148,7 @@ public:
     }
     /// Joins the pool (all jobs are done) or leaves its threads to finish on their own:
     /// joining would block for as long as a job runs.
-    void release_pool(bool join) {
+    [[gnu::cold]] void release_pool(bool join) {
         if (!pool_) {
             return;
         }
@@ -176,6 +175,9 @@ public:
     /// Removes the handler for `signum`: the signal does again what it did before aio handled
     /// it (for SIGINT and SIGTERM by default, end the process). False if there was none.
     bool remove_signal_handler(int signum) { return signals_.remove(signum); }
+    /// Calls the handlers of the signals that arrived and were not answered yet, without
+    /// waiting for the wake-up the signal thread posts; true if it called any.
+    bool deliver_signals() { return signals_.deliver_arrived(); }
 
     // --- running (loop thread only) ---
     bool is_running() const noexcept { return running_; }
@@ -196,7 +198,7 @@ public:
             // Once: what is queued now runs, what it queues waits (poll() would also run that,
             // and a task yielding in a loop would keep it going forever). A marker left queued
             // by a run that stopped earlier does not stop a later one.
-            boost::asio::post(*ctx_, [this, run = runs_] {
+            post_plain(ctx_->get_executor(), [this, run = runs_] {
                 if (run == runs_) {
                     ctx_->stop();
                 }
@@ -226,12 +228,12 @@ public:
     // --- closing ---
     /// loop.close: abandons the tasks still pending (each reported) or, when there are none,
     /// closes for good; executor jobs still running are reported and left to finish.
-    void close_now() noexcept;
+    [[gnu::cold]] void close_now() noexcept;
     /// Loop thread: the loop no longer takes work from other threads.
     /// What every way of closing starts with, once: the loop takes no more work from other
     /// threads or signals, and the pool is joined (no job runs) or left to finish. False if the
     /// loop was closed already.
-    bool begin_close() noexcept {
+    [[gnu::cold]] bool begin_close() noexcept {
         if (ctx_closed_) {
             return false;
         }
@@ -248,7 +250,7 @@ public:
     }
     /// Closes a loop whose tasks have all ended: drops what is still queued (never run), frees
     /// the io_context and reports errors no one retrieved. Idempotent.
-    void close_finished() noexcept;
+    [[gnu::cold]] void close_finished() noexcept;
     /// Closes a loop that still has tasks parked (a hard stop, or tasks that outlived the
     /// shutdown timeout): nothing more runs, and nothing is destroyed. Destroying parked
     /// coroutines in no particular order would run destructors against objects that other
@@ -256,9 +258,9 @@ public:
     /// it are kept, unreachable to the program but reachable (no leak is reported), until the
     /// process exits. Done callbacks are dropped, so that a std::future waiting on a task (see
     /// run_coroutine_threadsafe) gets broken_promise instead of waiting forever.
-    void abandon() noexcept;
+    [[gnu::cold]] void abandon() noexcept;
     /// close_finished() if every task has ended, abandon() otherwise.
-    void abandon_or_close() noexcept {
+    [[gnu::cold]] void abandon_or_close() noexcept {
         if (tasks_.empty()) {
             close_finished();
         } else {
@@ -270,7 +272,7 @@ public:
     /// Keeps what a shutdown gave up on (a pool whose threads still run a job, a loop with parked
     /// coroutines) reachable until the process exits: destroying it would block or free memory
     /// still in use.
-    static void keep_forever(std::shared_ptr<void> p) {
+    [[gnu::cold]] static void keep_forever(std::shared_ptr<void> p) {
         static std::mutex mutex;
         static auto* kept = new std::vector<std::shared_ptr<void>>(); // never destroyed
         std::lock_guard lock(mutex);
@@ -295,7 +297,7 @@ private:
     }
     /// The loop closes (nothing can be handed over any more): what was handed over and not run
     /// is released here, on the loop's thread.
-    void discard_handed_over() noexcept {
+    [[gnu::cold]] void discard_handed_over() noexcept {
         handed_over* batch = take_handed_over();
         while (handed_over* item = batch) {
             batch = std::exchange(item->next_handed_, nullptr);
@@ -379,6 +381,12 @@ private:
     ready_queue* previous_ready_;
 };
 
+/// Throws std::logic_error("aio: " + what + rest): a failed loop check, its message built
+/// only then.
+[[gnu::cold, noreturn]] inline void throw_loop_error(const char* what, const char* rest) {
+    throw std::logic_error(std::string("aio: ") + what + rest);
+}
+
 /// What a loop-affine object (a task, a queue, a lock...) checks before touching its state: that
 /// no other loop than its own runs on this thread. Used from another loop's thread it would race
 /// on reference counts and waiter lists; used from a new loop after its own ended it would touch
@@ -387,8 +395,7 @@ private:
 /// `what` names the object in the message.
 inline void require_loop(const loop_core* owner, const char* what) {
     if (owner != nullptr && running_loop != nullptr && owner != running_loop) {
-        throw std::logic_error(std::string("aio: ") + what +
-                               " belongs to another event loop; cross loops and threads with "
+        throw_loop_error(what, " belongs to another event loop; cross loops and threads with "
                                "call_soon_threadsafe, run_coroutine_threadsafe or thread_queue");
     }
 }
@@ -406,8 +413,7 @@ public:
         if (id_ == 0) {
             id_ = here->id();
         } else if (id_ != here->id()) {
-            throw std::logic_error(std::string("aio: ") + what +
-                                   " is bound to another event loop (the first loop that used "
+            throw_loop_error(what, " is bound to another event loop (the first loop that used "
                                    "it); make one per loop, or cross loops with thread_queue");
         }
     }

@@ -16,7 +16,7 @@ public:
 
     /// Calls the exception handler (the default one if none is set); an exception the handler
     /// itself throws is reported by the default one.
-    void report(const exception_context& ctx) noexcept {
+    [[gnu::cold]] void report(const exception_context& ctx) noexcept {
         try {
             if (handler_) {
                 handler_(ctx);

@@ -14,7 +14,6 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/cancellation_signal.hpp>
-#include <boost/asio/post.hpp>
 
 #include <cstdint>
 #include <exception>
@@ -162,7 +161,7 @@ public:
         return removed;
     }
 
-    std::string name() const {
+    [[gnu::cold]] std::string name() const {
         if (name_) {
             return *name_;
         }
@@ -266,12 +265,12 @@ protected:
 
 private:
     /// What the loop reports for an exception nobody retrieved (asyncio's wording).
-    exception_context unretrieved_report() const {
+    [[gnu::cold]] exception_context unretrieved_report() const {
         return {is_task_ ? "Task exception was never retrieved"
                          : "Future exception was never retrieved",
                 exception_, name()};
     }
-    void report_unretrieved_now() noexcept {
+    [[gnu::cold]] void report_unretrieved_now() noexcept {
         unlink();
         loop_->report(unretrieved_report());
     }

@@ -14,7 +14,6 @@
 #include <boost/asio/cancellation_type.hpp>
 #include <boost/asio/execution/context.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/query.hpp>
 
 #include <cstddef>
@@ -101,7 +100,7 @@ private:
     void post_drain() {
         if (!posted_) {
             posted_ = true;
-            boost::asio::post(*ctx_, [this] { drain(); });
+            post_plain(ctx_->get_executor(), [this] { drain(); });
         }
     }
     void requeue_front(ready_item* rest) {
@@ -326,7 +325,7 @@ private:
         case action::post: {
             H h = w.take<H, InPlace>();
             auto ex = boost::asio::get_associated_executor(h);
-            boost::asio::post(ex, [h = std::move(h)]() mutable {
+            post_plain(ex, [h = std::move(h)]() mutable {
                 bool cancelled = take_cancellation(h);
                 std::move(h)(cancelled);
             });

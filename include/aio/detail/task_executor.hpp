@@ -5,12 +5,16 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/execution/allocator.hpp>
+#include <boost/asio/execution/blocking.hpp>
+#include <boost/asio/execution/relationship.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/prefer.hpp>
 #include <boost/asio/query.hpp>
 #include <boost/asio/recycling_allocator.hpp>
 #include <boost/asio/require.hpp>
 
 #include <cstddef>
+#include <utility>
 
 namespace aio::detail {
 
@@ -86,6 +90,17 @@ inline parking_spot* task_spot_of(const boost::asio::any_io_executor& ex) noexce
         return boost::asio::query(*te, boost::asio::execution::allocator).task();
     }
     return nullptr;
+}
+
+/// Queues f to run on `ex`, never inside this call: what boost::asio::post(ex, f) does with a
+/// plain function object, without post's machinery for completion tokens (the function's
+/// associated executor and allocator looked up, an initiation and a binder per function type),
+/// which every file that runs a loop would instantiate again for each function it queues.
+template <class Executor, class F>
+void post_plain(const Executor& ex, F&& f) {
+    boost::asio::prefer(boost::asio::require(ex, boost::asio::execution::blocking.never),
+                        boost::asio::execution::relationship.fork)
+        .execute(std::forward<F>(f));
 }
 
 } // namespace aio::detail

@@ -4,6 +4,7 @@
 
 #include <aio/awaitable.hpp>
 #include <aio/detail/intrusive_list.hpp>
+#include <aio/detail/queue_storage.hpp>
 #include <aio/detail/state.hpp>
 #include <aio/detail/suspend.hpp>
 #include <aio/queue_error.hpp>
@@ -15,7 +16,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -100,7 +100,7 @@ public:
 
     T get_nowait() {
         std::lock_guard lock(mutex_);
-        if (items_.empty()) {
+        if (items_.size() == 0) {
             if (closed_) {
                 throw queue_shut_down();
             }
@@ -144,11 +144,11 @@ public:
     T get_blocking(blocking_deadline deadline) {
         require_off_loop();
         std::unique_lock lock(mutex_);
-        auto can_get = [this] { return closed_ || !items_.empty(); };
+        auto can_get = [this] { return closed_ || items_.size() > 0; };
         if (!block_until(not_empty_, lock, deadline, can_get)) {
             throw queue_empty();
         }
-        if (items_.empty()) {
+        if (items_.size() == 0) {
             throw queue_shut_down();
         }
         return take_locked();
@@ -192,7 +192,7 @@ public:
             async_waiter w(*this);
             {
                 std::lock_guard lock(mutex_);
-                if (!items_.empty()) {
+                if (items_.size() > 0) {
                     co_return take_locked();
                 }
                 if (closed_) {
@@ -205,7 +205,7 @@ public:
             if (cancelled) {
                 std::lock_guard lock(mutex_);
                 // This await may have been woken for an item: leave it to the next getter.
-                if (!items_.empty()) {
+                if (items_.size() > 0) {
                     wake_first_locked(getters_);
                 }
                 throw cancelled_error();
@@ -284,14 +284,13 @@ private:
     bool full_locked() const noexcept { return maxsize_ > 0 && items_.size() >= maxsize_; }
 
     void push_locked(T&& item) {
-        items_.push_back(std::move(item));
+        items_.push(std::move(item));
         not_empty_.notify_one();
         wake_first_locked(getters_);
     }
 
     T take_locked() {
-        T item = std::move(items_.front());
-        items_.pop_front();
+        T item = items_.pop();
         if (maxsize_ > 0) {
             not_full_.notify_one();
             wake_first_locked(putters_);
@@ -358,7 +357,7 @@ private:
     const std::size_t maxsize_;
 
     mutable std::mutex mutex_;
-    std::deque<T> items_;
+    fifo_ring<T> items_;
     bool closed_ = false;
     std::condition_variable not_empty_;
     std::condition_variable not_full_;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <aio/awaitable.hpp>
+#include <aio/detail/range.hpp>
 #include <aio/error.hpp>
 #include <aio/net/detail/transport.hpp>
 #include <aio/net/socket_address.hpp>
@@ -11,7 +12,6 @@
 #include <exception>
 #include <functional>
 #include <optional>
-#include <ranges>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -50,7 +50,7 @@ public:
     /// write() of each element in turn, sent together (asyncio's writelines): when nothing is
     /// buffered, one system call takes up to 64 of them, where a write() per element makes one
     /// each. Elements are anything a std::string_view is made from. Throws as write().
-    template <std::ranges::input_range R>
+    template <detail::input_range R>
     void writelines(const R& lines) {
         t_->write_pieces(lines);
     }

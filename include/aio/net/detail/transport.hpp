@@ -5,6 +5,7 @@
 
 #include <aio/detail/intrusive_list.hpp>
 #include <aio/detail/loop_core.hpp>
+#include <aio/detail/range.hpp>
 #include <aio/detail/ref.hpp>
 #include <aio/detail/suspend.hpp>
 #include <aio/error.hpp>
@@ -25,7 +26,6 @@
 #include <cstring>
 #include <exception>
 #include <memory>
-#include <ranges>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -334,7 +334,7 @@ public:
     /// write() of several pieces in order, sent together: one system call (sendmsg) takes up to
     /// `gather_max` of them when nothing is buffered; what the socket does not take is buffered.
     /// Throws as write().
-    template <std::ranges::input_range Pieces>
+    template <input_range Pieces>
     void write_pieces(const Pieces& pieces) {
         check_writable();
         if (tls_) { // one run of records for all the pieces
