@@ -1,7 +1,11 @@
-// aio_echo_server: a TCP echo server on aio's streams, the same program as
-// bench/peers/echo_server.py (asyncio streams): each connection reads what arrived (up to
-// 64 KiB), writes it back and drains, until EOF or a connection error. The echo row of
-// bench/compare.sh drives it with bench/echo_load against raw_echo_server and the Python peers.
+// aio_echo_server: a TCP echo server on aio's streams, the program of bench/peers/echo_server.py
+// (asyncio streams: read what arrived, write it back, drain, until EOF or a connection error) in
+// the zero-copy form docs/streams.md gives for it: fill() reads the socket into the reader's
+// buffer, write() sends straight from it, consume() drops it - the bytes are copied by the
+// kernel only, as in raw_echo_server. (`std::string chunk = co_await reader.read(65536);
+// writer.write(std::move(chunk));` does the same with an allocation and a copy per message.)
+// The echo rows of bench/compare.sh drive it with bench/echo_load against raw_echo_server and
+// the Python peers.
 //
 //   ./aio_echo_server PORT        serves on 127.0.0.1:PORT; SIGINT or SIGTERM stops it (exit 0)
 #include "raw_server.hpp" // parse_port, shared with the raw servers
@@ -9,19 +13,20 @@
 #include <aio/aio.hpp>
 #include <aio/streams.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <iostream>
 #include <optional>
-#include <string>
 
 aio::awaitable<void> echo(aio::stream_reader reader, aio::stream_writer writer) {
     try {
         for (;;) {
-            std::string chunk = co_await reader.read(65536);
-            if (chunk.empty()) {
-                break;
+            std::size_t got = co_await reader.fill(); // nothing was buffered: got is all of it
+            if (got == 0) {
+                break; // EOF
             }
-            writer.write(std::move(chunk));
+            writer.write(reader.buffered());
+            reader.consume(got);
             co_await writer.drain();
         }
     } catch (const boost::system::system_error&) {

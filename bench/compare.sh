@@ -4,7 +4,7 @@
 # the ratios aio/raw Asio and aio/uvloop (or aio/asyncio where the target is set against
 # asyncio), and peak RSS.
 #
-#   bench/compare.sh [--rounds N] [--seconds S] [--only ROW] [--plot] [--out DIR]
+#   bench/compare.sh [--rounds N] [--seconds S] [--only ROW] [--pin] [--plot] [--out DIR]
 #   bench/compare.sh --replot [--out DIR]
 #   bench/compare.sh --smoke
 #
@@ -12,7 +12,11 @@
 #                 in turn, so that a slow spell of the machine hits all of them alike
 #   --seconds S   duration of each echo and HTTP load run (default 5)
 #   --only ROW    run one row only: a workload's name, echo, echo_4k, mq_fanout, idle (memory
-#                 per idle connection), http_hello, compile
+#                 per idle connection), http_hello, http_client, compile
+#   --pin         pin the echo rows' server to CPU 0 and the load client to CPU 1 (taskset),
+#                 for every implementation alike: steadier on a machine of one's own; on one
+#                 shared with other work, whichever pinned process shares its CPU with that work
+#                 loses half its time (docs/benchmarks.md), so by default the scheduler places them
 #   --plot        also draw docs/benchmarks.svg (the ratios) with gnuplot
 #   --replot      only redraw docs/benchmarks.svg from the last run's results in --out
 #   --out DIR     where the raw result lines and the table go (default build/bench/results)
@@ -21,7 +25,10 @@
 #
 # Rows: the eight workloads of bench/peers/asyncio_bench.py; echo and echo_4k (bench/echo_load,
 # 50 connections, 64-byte and 4 KiB messages, against bench/aio_echo_server on aio's streams,
-# bench/raw_echo_server and the Python streams peers); HTTP
+# bench/raw_echo_server and the Python streams peers; besides the rate, the server's CPU time
+# per round trip - its user + system time over the run, from /proc - in a table of its own: it
+# counts the server's own time only, so that other work sharing the machine moves it less than
+# the rate); HTTP
 # hello (wrk against bench/aio_hello_server on aio's HTTP layer, bench/raw_hello_server and aiohttp);
 # HTTP client (bench/aio_http_client, aio::http::client_session, against aiohttp's ClientSession
 # in bench/peers/http_client.py: 64 requests in flight to bench/raw_hello_server);
@@ -44,6 +51,7 @@ replot=false
 smoke=false
 out=build/bench/results
 only=""
+pin=false
 while [[ $# -gt 0 ]]; do
     case $1 in
     --rounds) rounds=$2; shift 2 ;;
@@ -52,6 +60,7 @@ while [[ $# -gt 0 ]]; do
     --replot) replot=true; shift ;;
     --out) out=$2; shift 2 ;;
     --only) only=$2; shift 2 ;;
+    --pin) pin=true; shift ;;
     --smoke) smoke=true; rounds=1; seconds=1; shift ;;
     *)
         sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
@@ -175,21 +184,39 @@ start_server() {
 # peak RSS of the running server, in KB.
 server_rss() { awk '/^VmHWM:/ { print $2 }' "/proc/$server_pid/status"; }
 
+# The server's user + system time so far, in clock ticks.
+server_ticks() { awk '{ print $14 + $15 }' "/proc/$server_pid/stat"; }
+
+# With --pin, the echo rows' CPUs: the server on one, the load client on another (the same for
+# every implementation), so that neither waits for the other's core, nor moves between them.
+server_cpu=()
+client_cpu=()
+if $pin && command -v taskset >/dev/null && [[ $(nproc) -ge 2 ]]; then
+    server_cpu=(taskset -c 0)
+    client_cpu=(taskset -c 1)
+fi
+
 run_echo() {
-    local row=$1 bytes=$2 impl=$3 line
+    local row=$1 bytes=$2 impl=$3 line ticks
     case $impl in
-    aio) start_server "$aio_echo" $((port + 1)) ;;
-    raw-asio) start_server "$bin/raw_echo_server" $((port + 1)) ;;
-    asyncio) start_server "$python" bench/peers/echo_server.py $((port + 1)) ;;
-    uvloop) start_server "$python" bench/peers/echo_server.py $((port + 1)) --uvloop ;;
+    aio) start_server "${server_cpu[@]}" "$aio_echo" $((port + 1)) ;;
+    raw-asio) start_server "${server_cpu[@]}" "$bin/raw_echo_server" $((port + 1)) ;;
+    asyncio) start_server "${server_cpu[@]}" "$python" bench/peers/echo_server.py $((port + 1)) ;;
+    uvloop) start_server "${server_cpu[@]}" "$python" bench/peers/echo_server.py $((port + 1)) --uvloop ;;
     esac
-    line=$("$bin/echo_load" 127.0.0.1 "$port" 50 "$seconds" "$bytes")
-    echo "$line bytes=$bytes impl=$impl" >&2
+    ticks=$(server_ticks)
+    line=$("${client_cpu[@]}" "$bin/echo_load" 127.0.0.1 "$port" 50 "$seconds" "$bytes")
+    ticks=$(($(server_ticks) - ticks))
+    local cpu_us
+    cpu_us=$(awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" -v n="$(field round_trips "$line")" \
+        'BEGIN { printf "%.2f", (n > 0 ? t / hz / n * 1e6 : 0) }')
+    echo "$line bytes=$bytes impl=$impl server_cpu_us_per_round_trip=$cpu_us" >&2
     if [[ $(field errors "$line") != 0 ]]; then
         echo "compare.sh: echo errors against $impl" >&2
         exit 1
     fi
     record "$row" "$impl" "$(field rate "$line")" "$(server_rss)"
+    echo "$row $impl $cpu_us" >>"$out/echo_cpu.txt"
     stop_server
 }
 
@@ -277,6 +304,7 @@ for entry in "${workloads[@]}"; do
 done
 
 echo_rounds=$(((rounds + 1) / 2))
+: >"$out/echo_cpu.txt"
 for _ in $(seq "$echo_rounds"); do
     for impl in "${python_impls[@]}" raw-asio aio; do
         if wants echo; then run_echo echo 64 "$impl"; fi
@@ -326,8 +354,11 @@ if $have_wrk && wants http_hello; then
     done
 fi
 
-client_impls=(aio)
-[[ -n $python ]] && client_impls=(aiohttp aiohttp-uvloop aio)
+client_impls=()
+if wants http_client; then
+    client_impls=(aio)
+    [[ -n $python ]] && client_impls=(aiohttp aiohttp-uvloop aio)
+fi
 for _ in $(seq "$echo_rounds"); do
     for impl in "${client_impls[@]}"; do
         run_http_client "$impl"
@@ -457,6 +488,42 @@ echo
 echo "rates in operations per second (echo: round trips, HTTP: requests); median of $rounds"
 echo "round(s), $echo_rounds for echo, HTTP and compile; peak RSS is the largest seen"
 cat "$table"
+
+# The echo servers' CPU time per round trip.
+if [[ -s $out/echo_cpu.txt ]]; then
+    echo
+    awk -v pinned="${#server_cpu[@]}" '
+        function median(list,    n, i, j, t, v) {
+            n = split(list, v, " ")
+            for (i = 2; i <= n; i++) {
+                for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) {
+                    t = v[j]; v[j] = v[j - 1]; v[j - 1] = t
+                }
+            }
+            return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+        }
+        {
+            if (!($1 in seen)) { seen[$1] = 1; order[++rows] = $1 }
+            cpu[$1 SUBSEP $2] = cpu[$1 SUBSEP $2] " " $3
+        }
+        function show(row, impl,    key) {
+            key = row SUBSEP impl
+            return (key in cpu) ? sprintf("%.2f", median(cpu[key])) : "-"
+        }
+        END {
+            printf "| server CPU us per round trip%s | asyncio | uvloop | raw Asio | aio | raw/aio | uvloop/aio |\n",
+                (pinned > 0 ? " (server and client pinned)" : "")
+            print "|---|---|---|---|---|---|---|"
+            for (i = 1; i <= rows; i++) {
+                row = order[i]
+                a = show(row, "aio"); r = show(row, "raw-asio"); u = show(row, "uvloop")
+                printf "| %s | %s | %s | %s | %s | %s | %s |\n", row, show(row, "asyncio"), u, r, a,
+                    (a != "-" && r != "-" && a > 0) ? sprintf("%.2fx", r / a) : "-",
+                    (a != "-" && u != "-" && a > 0) ? sprintf("%.2fx", u / a) : "-"
+            }
+        }
+    ' "$out/echo_cpu.txt"
+fi
 
 # The message queue's latency: one message at a time to 4 subscribers, until the last has it.
 echo

@@ -84,14 +84,18 @@ public:
         }
         if (n < 0) {
             while (!t.eof()) {
-                co_await more(t);
+                detail::io_waiter w;
+                bool cancelled = co_await t.receive(w);
+                after_receive(t, cancelled);
             }
             std::string all(t.buffer().view());
             t.buffer().clear();
             co_return all;
         }
         if (t.buffer().empty() && !t.eof()) {
-            co_await more(t);
+            detail::io_waiter w;
+            bool cancelled = co_await t.receive(w);
+            after_receive(t, cancelled);
         }
         co_return take(t, std::min<std::size_t>(static_cast<std::size_t>(n), t.buffer().size()));
     }
@@ -137,7 +141,9 @@ public:
                 t.buffer().clear();
                 throw incomplete_read_error(std::move(partial), n);
             }
-            co_await more(t);
+            detail::io_waiter w;
+            bool cancelled = co_await t.receive(w);
+            after_receive(t, cancelled);
         }
         co_return take(t, n);
     }
@@ -209,7 +215,9 @@ public:
             co_return 0;
         }
         std::size_t before = t.buffer().size();
-        co_await more(t);
+        detail::io_waiter w;
+        bool cancelled = co_await t.receive(w);
+        after_receive(t, cancelled);
         co_return t.buffer().size() - before;
     }
 
@@ -267,10 +275,13 @@ private:
         return out;
     }
 
-    /// Gets more from the socket: bytes, EOF, or the connection's error (thrown).
-    static awaitable<void> more(detail::transport& t) {
-        detail::io_waiter w;
-        bool cancelled = co_await t.receive(w);
+    /// Getting more from the socket, written out where it is needed (a coroutine of its own
+    /// would cost a frame per read):
+    ///   detail::io_waiter w;
+    ///   bool cancelled = co_await t.receive(w);
+    ///   after_receive(t, cancelled);
+    /// The buffer then holds more bytes, or eof() is set; the connection's error is thrown.
+    static void after_receive(const detail::transport& t, bool cancelled) {
         if (cancelled) {
             throw cancelled_error();
         }
@@ -311,7 +322,9 @@ private:
                 t.buffer().clear();
                 throw incomplete_read_error(std::move(partial), std::nullopt);
             }
-            co_await more(t);
+            detail::io_waiter w;
+            bool cancelled = co_await t.receive(w);
+            after_receive(t, cancelled);
         }
         if (match_start > t.limit()) {
             throw limit_overrun_error(

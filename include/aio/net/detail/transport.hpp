@@ -11,6 +11,7 @@
 #include <aio/error.hpp>
 #include <aio/net/detail/tls_layer.hpp>
 
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -64,6 +65,62 @@ inline void wake_all(intrusive_list<io_waiter>& list) noexcept {
         w->wake();
     }
 }
+
+/// Memory for a connection's read of the socket in flight (there is one at most). Asio allocates
+/// each operation through its handler's allocator, by default from a small per-thread cache of
+/// freed blocks; with a read pending on each of many connections that cache misses, and every
+/// read costs an aligned malloc and a free. Here each connection keeps one block from its first
+/// read on (a pending read holds that much anyway); a second request while it is in use, or a
+/// larger one, goes to the heap.
+class op_memory {
+public:
+    void* allocate(std::size_t n) {
+        if (!in_use_ && n <= size_) {
+            in_use_ = true;
+            return block_.get();
+        }
+        if (!in_use_ && block_ == nullptr) {
+            block_.reset(new std::max_align_t[(n + sizeof(std::max_align_t) - 1) /
+                                              sizeof(std::max_align_t)]);
+            size_ = n;
+            in_use_ = true;
+            return block_.get();
+        }
+        return ::operator new(n);
+    }
+    void deallocate(void* p) noexcept {
+        if (p == block_.get()) {
+            in_use_ = false;
+        } else {
+            ::operator delete(p);
+        }
+    }
+
+private:
+    std::unique_ptr<std::max_align_t[]> block_;
+    std::size_t size_ = 0;
+    bool in_use_ = false;
+};
+
+/// The allocator that a handler bound to an op_memory carries (boost::asio::bind_allocator).
+template <class T>
+class op_allocator {
+public:
+    using value_type = T;
+    explicit op_allocator(op_memory& m) noexcept : memory_(&m) {}
+    template <class U>
+    op_allocator(const op_allocator<U>& other) noexcept : memory_(other.memory()) {}
+
+    T* allocate(std::size_t n) { return static_cast<T*>(memory_->allocate(sizeof(T) * n)); }
+    void deallocate(T* p, std::size_t) noexcept { memory_->deallocate(p); }
+    op_memory* memory() const noexcept { return memory_; }
+    friend bool operator==(const op_allocator& a, const op_allocator& b) noexcept {
+        return a.memory_ == b.memory_;
+    }
+
+private:
+    op_memory* memory_;
+};
 
 /// Bytes received and not yet consumed: a block with a consumed prefix and a free tail that
 /// reads land in directly (no zero-filling, no copy). While a read is in flight into the tail the
@@ -361,7 +418,7 @@ public:
                     ++n;
                 }
             }
-            std::size_t sent = send_gathered(std::span(buffers.data(), n));
+            std::size_t sent = send_some(std::span(buffers.data(), n));
             if (error_) {
                 std::rethrow_exception(error_);
             }
@@ -481,21 +538,21 @@ private:
     static constexpr std::size_t min_read = 1024;
     static constexpr std::size_t max_read = 256 * 1024;
 
-    /// Starts the read of the socket into the buffer's tail (read_pending_ is set).
     /// Where the next read of the socket lands: read_size_ bytes of the buffer's free tail, not
     /// all of it (a block grown by a large readexactly would otherwise take in that much).
     boost::asio::mutable_buffer read_tail() {
         return boost::asio::buffer(rbuf_.prepare(read_size_), read_size_);
     }
 
+    /// Starts the read of the socket into the buffer's tail (read_pending_ is set).
     void start_read() {
         if (tls_) {
             start_tls_read();
             return;
         }
         boost::asio::mutable_buffer tail = read_tail();
-        socket_.async_read_some(tail, [self = ref<transport>(this), asked = tail.size()](
-                                          const boost::system::error_code& ec, std::size_t n) {
+        auto done = [self = ref<transport>(this),
+                     asked = tail.size()](const boost::system::error_code& ec, std::size_t n) {
             self->read_pending_ = false;
             self->received(ec, n); // first: unpinning an emptied buffer moves its tail to 0
             self->rbuf_.pin(false);
@@ -504,7 +561,9 @@ private:
                 self->read_size_ *= 2; // the peer sends more than fits: read more at once
             }
             self->resume_reader();
-        });
+        };
+        socket_.async_read_some(tail, boost::asio::bind_allocator(
+                                          op_allocator<void>(read_op_memory_), std::move(done)));
     }
 
     /// How much ciphertext one read of the socket takes on a TLS connection.
@@ -514,20 +573,22 @@ private:
     /// no plaintext (a partial record, a handshake message) is followed by the next one without
     /// waking the reader, unless the handshake completed or the connection ended.
     void start_tls_read() {
+        auto done = [self = ref<transport>(this)](const boost::system::error_code& ec,
+                                                  std::size_t n) {
+            self->read_pending_ = false;
+            self->rbuf_.pin(false);
+            bool changed = self->tls_received(ec, n);
+            if (!changed && self->read_waiter_ != nullptr && !self->closed_) {
+                self->read_pending_ = true;
+                self->rbuf_.pin(true);
+                self->start_tls_read();
+                return;
+            }
+            self->resume_reader();
+        };
         socket_.async_read_some(
             boost::asio::buffer(tls_in_.get(), tls_read),
-            [self = ref<transport>(this)](const boost::system::error_code& ec, std::size_t n) {
-                self->read_pending_ = false;
-                self->rbuf_.pin(false);
-                bool changed = self->tls_received(ec, n);
-                if (!changed && self->read_waiter_ != nullptr && !self->closed_) {
-                    self->read_pending_ = true;
-                    self->rbuf_.pin(true);
-                    self->start_tls_read();
-                    return;
-                }
-                self->resume_reader();
-            });
+            boost::asio::bind_allocator(op_allocator<void>(read_op_memory_), std::move(done)));
     }
 
     /// What a read of ciphertext gave: true if a reader sees a change (plaintext, EOF, an
@@ -598,6 +659,9 @@ private:
     /// What a read of the socket gave: bytes, EOF, or the end of the connection.
     void received(const boost::system::error_code& ec, std::size_t n) noexcept {
         rbuf_.commit(n);
+        if (!ec) {
+            return;
+        }
         if (ec == boost::asio::error::eof) {
             eof_ = true;
         } else if (ec == boost::asio::error::operation_aborted ||
@@ -631,8 +695,10 @@ private:
     std::size_t send_now(std::string_view data) {
         std::size_t sent = 0;
         while (sent < data.size()) {
-            boost::asio::const_buffer rest(data.data() + sent, data.size() - sent);
-            std::size_t n = send_gathered(std::span(&rest, 1));
+            // One buffer, not a sequence: Asio then makes it a send(), which costs the kernel
+            // less than the sendmsg() a sequence takes (no message header, no iovec to copy in).
+            std::size_t n =
+                send_some(boost::asio::const_buffer(data.data() + sent, data.size() - sent));
             if (n == 0) { // the socket takes no more now, or the connection is lost
                 break;
             }
@@ -644,23 +710,24 @@ private:
     /// How many pieces write_pieces sends in one system call (well under IOV_MAX).
     static constexpr std::size_t gather_max = 64;
 
-    /// One gathering send without waiting; gives how much went out: 0 when the socket takes
-    /// nothing now, or on an error, which is recorded (lost()).
-    std::size_t send_gathered(std::span<const boost::asio::const_buffer> buffers) {
+    /// One send without waiting (of one buffer, or gathering a sequence); gives how much went
+    /// out: 0 when the socket takes nothing now, or on an error, which is recorded (lost()).
+    template <class ConstBuffers>
+    std::size_t send_some(const ConstBuffers& buffers) {
         for (;;) {
             boost::system::error_code ec;
             std::size_t n = socket_.write_some(buffers, ec);
+            if (!ec) {
+                return n;
+            }
             if (ec == boost::asio::error::interrupted) {
                 continue;
             }
             if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) {
                 return 0;
             }
-            if (ec) {
-                lost(ec);
-                return 0;
-            }
-            return n;
+            lost(ec);
+            return 0;
         }
     }
 
@@ -776,6 +843,7 @@ private:
     bool read_pending_ = false;
     bool drained_ = false;
     std::size_t read_size_ = min_read;
+    op_memory read_op_memory_;
     deferred_read deferred_read_{*this};
     std::unique_ptr<tls_session> tls_;
     std::unique_ptr<char[]> tls_in_;
