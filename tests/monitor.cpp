@@ -321,6 +321,25 @@ AIO_TEST_CASE("close() ends the clients' connections and stops accepting") {
     CHECK(refused);
 }
 
+AIO_TEST_CASE("an empty monitor handle does nothing") {
+    aio::monitor empty;
+    CHECK(empty.port() == 0);
+    CHECK_FALSE(empty.is_serving());
+    empty.close();
+    co_await empty.wait_closed();
+}
+
+AIO_TEST_CASE("aio::with closes the monitor when its body ends") {
+    aio::monitor m = start_on_free_port();
+    auto body = [](aio::monitor& inside) -> aio::awaitable<void> {
+        client c = co_await client::connect(inside);
+        std::string ps = co_await c.ask("ps");
+        CHECK(ps.ends_with("1 task(s)\n"));
+    };
+    co_await aio::with(m, body);
+    CHECK_FALSE(m.is_serving());
+}
+
 TEST_CASE("a monitor left open, with a client connected, does not keep aio::run waiting") {
     aio_test::report_log log;
     bool client_ended = false;

@@ -169,26 +169,37 @@ class monitor {
 public:
     monitor() = default;
 
-    /// The port listened on, on 127.0.0.1: what port 0 picked. 0 for an empty handle.
-    std::uint16_t port() const { return server_.port(); }
+    /// The port listened on, on 127.0.0.1: what port 0 picked. 0 for an empty handle
+    /// (default-constructed).
+    std::uint16_t port() const noexcept { return port_; }
 
-    /// True until close() (or the loop's shutdown) closed it.
-    bool is_serving() const noexcept { return server_.is_serving(); }
+    /// True until close() (or the loop's shutdown) closed it; false for an empty handle.
+    bool is_serving() const noexcept { return port_ != 0 && server_.is_serving(); }
 
     /// Stops accepting and ends every client's connection at once, dropping what was not sent
     /// yet (their tasks end at their next read). Idempotent; never throws. aio::run's shutdown
     /// does the same: its cancellation of every task closes the monitor, whose tasks then end
     /// without keeping run waiting.
+    /// A no-op on an empty handle.
     void close() noexcept {
-        server_.close();
-        server_.abort_clients();
+        if (port_ != 0) {
+            server_.close();
+            server_.abort_clients();
+        }
     }
 
-    /// Waits until the monitor is closed and every client's task has ended. Cancellation:
-    /// throws cancelled_error; the monitor is untouched.
-    awaitable<void> wait_closed() { return server_.wait_closed(); }
+    /// Waits until the monitor is closed and every client's task has ended (at once for an
+    /// empty handle). Cancellation: throws cancelled_error; the monitor is untouched. Never
+    /// throws otherwise.
+    awaitable<void> wait_closed() {
+        if (port_ != 0) {
+            co_await server_.wait_closed();
+        }
+    }
 
-    /// For aio::with: on leaving, closes the monitor and waits for its clients' tasks.
+    /// For aio::with: on leaving, closes the monitor and waits for its clients' tasks (which
+    /// end at once: their connections are closed). Cancellation of that wait: throws
+    /// cancelled_error, the monitor being closed already.
     awaitable<void> async_enter() { co_return; }
     awaitable<void> async_exit(std::exception_ptr) {
         close();
@@ -197,9 +208,10 @@ public:
 
 private:
     friend monitor start_monitor(monitor_options options);
-    explicit monitor(server s) noexcept : server_(std::move(s)) {}
+    monitor(server s, std::uint16_t port) noexcept : server_(std::move(s)), port_(port) {}
 
     server server_;
+    std::uint16_t port_ = 0;
 };
 
 /// Starts a task monitor on the running loop (aiomonitor's start_monitor): listens on
@@ -210,7 +222,8 @@ private:
 /// shutdown; it never keeps aio::run from finishing. With a loop driven by hand, close it
 /// before loop::close, which otherwise reports its waiting task as abandoned.
 /// Errors: throws boost::system::system_error naming the address if the port cannot be bound
-/// (in use, say), std::logic_error outside a running loop.
+/// (in use, say), std::logic_error outside a running loop. Cancellation: none (nothing is
+/// awaited).
 inline monitor start_monitor(monitor_options options) {
     detail::loop_core& loop = detail::require_running_loop();
     auto state = std::make_shared<detail::monitor_state>();
@@ -231,7 +244,8 @@ inline monitor start_monitor(monitor_options options) {
         accepting.set_name("aio.monitor.accept");
         state->own.push_back(t.id());
     }
-    return monitor(std::move(handle));
+    std::uint16_t port = handle.port();
+    return monitor(std::move(handle), port);
 }
 
 /// start_monitor with the default monitor_options: port 20101.
