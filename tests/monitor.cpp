@@ -105,7 +105,7 @@ AIO_TEST_CASE("start_monitor listens on 127.0.0.1, on the port that port 0 picke
     CHECK_FALSE(m.is_serving());
 }
 
-AIO_TEST_CASE("ps lists a task with its id, state, name, await and creation site") {
+AIO_TEST_CASE("monitor: ps lists a task with its id, state, name, await and creation site") {
     aio::monitor m = start_on_free_port();
     aio::event never;
     std::uint32_t line = __LINE__ + 1;
@@ -130,7 +130,7 @@ AIO_TEST_CASE("ps lists a task with its id, state, name, await and creation site
     m.close();
 }
 
-AIO_TEST_CASE("ps shows a task that is winding down after a cancel as cancelling") {
+AIO_TEST_CASE("monitor: ps shows a task that is winding down after a cancel as cancelling") {
     aio::monitor m = start_on_free_port();
     aio::event cleaned_up;
     aio::task<void> t = aio::create_task(
@@ -153,7 +153,7 @@ AIO_TEST_CASE("ps shows a task that is winding down after a cancel as cancelling
     m.close();
 }
 
-AIO_TEST_CASE("where shows the call graph of a task") {
+AIO_TEST_CASE("monitor: where shows the call graph of a task") {
     aio::monitor m = start_on_free_port();
     aio::event never;
     aio::task<void> inner = aio::create_task(wait_for(never), "inner");
@@ -175,7 +175,7 @@ AIO_TEST_CASE("where shows the call graph of a task") {
     m.close();
 }
 
-AIO_TEST_CASE("cancel cancels a task, which sees cancelled_error at its await") {
+AIO_TEST_CASE("monitor: cancel cancels a task, which sees cancelled_error at its await") {
     aio::monitor m = start_on_free_port();
     aio::event never;
     bool saw_cancel = false;
@@ -195,7 +195,7 @@ AIO_TEST_CASE("cancel cancels a task, which sees cancelled_error at its await") 
     m.close();
 }
 
-AIO_TEST_CASE("signal sends the signal to the process: a loop's signal handler runs") {
+AIO_TEST_CASE("monitor: signal sends the signal to the process, and a loop's signal handler runs") {
     aio::monitor m = start_on_free_port();
     aio::loop lp = co_await aio::this_loop();
     aio::event got;
@@ -216,7 +216,7 @@ AIO_TEST_CASE("signal sends the signal to the process: a loop's signal handler r
     m.close();
 }
 
-AIO_TEST_CASE("stats counts the tasks by their await; help lists the commands") {
+AIO_TEST_CASE("monitor: stats counts the tasks by their await, help lists the commands") {
     aio::monitor m = start_on_free_port();
     aio::event never;
     aio::task<void> a = aio::create_task(wait_for(never), "a");
@@ -245,7 +245,7 @@ AIO_TEST_CASE("stats counts the tasks by their await; help lists the commands") 
     m.close();
 }
 
-AIO_TEST_CASE("bad input gets an error line and the prompt; the session goes on") {
+AIO_TEST_CASE("monitor: bad input gets an error line and the prompt, and the session goes on") {
     aio::monitor m = start_on_free_port();
     client c = co_await client::connect(m);
 
@@ -268,7 +268,7 @@ AIO_TEST_CASE("bad input gets an error line and the prompt; the session goes on"
     m.close();
 }
 
-AIO_TEST_CASE("quit closes the connection; the monitor goes on serving others") {
+AIO_TEST_CASE("monitor: quit closes the connection, and the monitor goes on serving others") {
     aio::monitor m = start_on_free_port();
     client first = co_await client::connect(m);
     client second = co_await client::connect(m);
@@ -281,7 +281,7 @@ AIO_TEST_CASE("quit closes the connection; the monitor goes on serving others") 
     m.close();
 }
 
-AIO_TEST_CASE("an overlong line gets an error line and ends its connection") {
+AIO_TEST_CASE("monitor: an overlong line gets an error line and ends its connection") {
     aio::monitor m = start_on_free_port();
     client c = co_await client::connect(m);
     c.writer.write(std::string(5000, 'x') + "\n");
@@ -295,7 +295,7 @@ AIO_TEST_CASE("an overlong line gets an error line and ends its connection") {
     m.close();
 }
 
-AIO_TEST_CASE("several clients at once each get their own replies") {
+AIO_TEST_CASE("monitor: several clients at once each get their own replies") {
     aio::monitor m = start_on_free_port();
     client a = co_await client::connect(m);
     client b = co_await client::connect(m);
@@ -308,7 +308,7 @@ AIO_TEST_CASE("several clients at once each get their own replies") {
     m.close();
 }
 
-AIO_TEST_CASE("close() ends the clients' connections and stops accepting") {
+AIO_TEST_CASE("monitor: close() ends the clients' connections and stops accepting") {
     aio::monitor m = start_on_free_port();
     client c = co_await client::connect(m);
     std::uint16_t port = m.port();
