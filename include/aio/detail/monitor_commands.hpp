@@ -210,12 +210,13 @@ private:
         if (!id) {
             return std::nullopt;
         }
-        for (any_task& t : tasks()) {
-            if (t.id() == *id) {
-                return t;
+        std::optional<any_task> found;
+        loop_.tasks().for_each([&](state_base& s) {
+            if (s.id() == *id && std::find(own_.begin(), own_.end(), *id) == own_.end()) {
+                found = any_task(ref<state_base>(&s));
             }
-        }
-        return std::nullopt;
+        });
+        return found;
     }
 
     static std::string no_task(std::string_view id) {
