@@ -23,7 +23,7 @@ using aio_test::throws_as;
 using aio_test::yield_until;
 
 /// Takes every free permit without waiting; returns how many there were.
-aio::awaitable<int> drain(aio::semaphore& sem) {
+aio::awaitable<int> take_free_permits(aio::semaphore& sem) {
     int taken = 0;
     while (!sem.locked()) {
         co_await sem.acquire();
@@ -51,18 +51,18 @@ AIO_TEST_CASE("a semaphore hands out its permits at once, then makes acquire wai
     sem.release();
     sem.release();
     CHECK_FALSE(sem.locked());
-    int free_at_end = co_await drain(sem);
+    int free_at_end = co_await take_free_permits(sem);
     CHECK(free_at_end == 2);
 }
 
 AIO_TEST_CASE("a default semaphore has one permit, and a plain semaphore accepts extra releases") {
     aio::semaphore one;
-    int default_permits = co_await drain(one);
+    int default_permits = co_await take_free_permits(one);
     CHECK(default_permits == 1);
     aio::semaphore sem(0);
     sem.release();
     sem.release();
-    int after_extra_release = co_await drain(sem);
+    int after_extra_release = co_await take_free_permits(sem);
     CHECK(after_extra_release == 2);
 }
 
@@ -106,7 +106,7 @@ AIO_TEST_CASE("a waiter cancelled while queued leaves and the next waiter gets t
     co_await a();
     co_await b();
     CHECK(join(order) == "a cancelled|b");
-    int free_at_end = co_await drain(sem);
+    int free_at_end = co_await take_free_permits(sem);
     CHECK(free_at_end == 1);
 }
 
@@ -122,7 +122,7 @@ AIO_TEST_CASE("a waiter cancelled after it was handed a permit passes it on") {
     co_await a();
     co_await b();
     CHECK(join(order) == "a cancelled|b");
-    int free_at_end = co_await drain(sem);
+    int free_at_end = co_await take_free_permits(sem);
     CHECK(free_at_end == 0); // b kept its permit: none is free
 }
 
@@ -137,7 +137,7 @@ AIO_TEST_CASE("a waiter cancelled after it was handed a permit returns it when n
     a.cancel();
     co_await a();
     CHECK(join(order) == "a cancelled");
-    int free_at_end = co_await drain(sem);
+    int free_at_end = co_await take_free_permits(sem);
     CHECK(free_at_end == 1);
 }
 
@@ -149,7 +149,7 @@ AIO_TEST_CASE("bounded_semaphore throws std::logic_error on a release without an
     CHECK(throws_as<std::logic_error>([&] { sem.release(); }));
     aio::bounded_semaphore none(0);
     CHECK(throws_as<std::logic_error>([&] { none.release(); }));
-    int free_at_end = co_await drain(sem);
+    int free_at_end = co_await take_free_permits(sem);
     CHECK(free_at_end == 2); // the failed releases changed nothing
 }
 
@@ -175,7 +175,7 @@ AIO_TEST_CASE("scoped returns a guard that releases its permit at scope end and 
         caught = e.what();
     }
     CHECK(caught == "body failed");
-    int free_at_end = co_await drain(sem);
+    int free_at_end = co_await take_free_permits(sem);
     CHECK(free_at_end == 1);
 }
 
@@ -187,6 +187,6 @@ AIO_TEST_CASE("many tasks, some cancelled, never exceed the permits and return t
     CHECK(r.inside_at_end == 0);
     CHECK(r.completed + r.cancelled == aio_test::crowd_size);
     CHECK(r.cancelled > 0);
-    int free_at_end = co_await drain(sem);
+    int free_at_end = co_await take_free_permits(sem);
     CHECK(free_at_end == 3);
 }

@@ -75,6 +75,8 @@ public:
     // --- tasks (loop thread only) ---
     intrusive_list<state_base>& tasks() noexcept { return tasks_; }
     std::uint64_t next_task_id() noexcept { return next_task_id_++; }
+    /// How many tasks were created on this loop so far (the last id given).
+    std::uint64_t tasks_created() const noexcept { return next_task_id_ - 1; }
     void add_unretrieved(state_base& s) noexcept;
 
     // --- reporting (loop thread only; report and call_reporting come from reporter) ---

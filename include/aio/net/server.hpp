@@ -116,6 +116,8 @@ public:
     bool serving() const noexcept { return serving_; }
     bool closed() const noexcept { return closed_; }
     std::size_t active() const noexcept { return active_; }
+    /// The tasks accepting connections, one per listening socket (while serving).
+    const std::vector<any_task>& accepting() const noexcept { return accepting_; }
 
     void start_serving() {
         if (serving_ || closed_) {
