@@ -384,12 +384,10 @@ for _ in $(seq "$compile_rounds"); do
     done
 done
 
-# The table: medians per row and implementation, then the ratios against each row's target.
-table=$out/table.md
-ratios=$out/ratios.tsv
-awk -v ratios="$ratios" '
-    function median(key,    n, i, j, t, v) {
-        n = split(values[key], v, " ")
+# awk's median of a space-separated list of numbers, for the tables below.
+awk_median='
+    function median(list,    n, i, j, t, v) {
+        n = split(list, v, " ")
         for (i = 2; i <= n; i++) {
             for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) {
                 t = v[j]; v[j] = v[j - 1]; v[j - 1] = t
@@ -397,9 +395,15 @@ awk -v ratios="$ratios" '
         }
         return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
     }
+'
+
+# The table: medians per row and implementation, then the ratios against each row's target.
+table=$out/table.md
+ratios=$out/ratios.tsv
+awk -v ratios="$ratios" "$awk_median"'
     function rate(row, impl,    key) {
         key = row SUBSEP impl
-        return (key in values) ? median(key) : ""
+        return (key in values) ? median(values[key]) : ""
     }
     function rss(row, impl,    key) {
         key = row SUBSEP impl
@@ -492,16 +496,7 @@ cat "$table"
 # The echo servers' CPU time per round trip.
 if [[ -s $out/echo_cpu.txt ]]; then
     echo
-    awk -v pinned="${#server_cpu[@]}" '
-        function median(list,    n, i, j, t, v) {
-            n = split(list, v, " ")
-            for (i = 2; i <= n; i++) {
-                for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) {
-                    t = v[j]; v[j] = v[j - 1]; v[j - 1] = t
-                }
-            }
-            return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-        }
+    awk -v pinned="${#server_cpu[@]}" "$awk_median"'
         {
             if (!($1 in seen)) { seen[$1] = 1; order[++rows] = $1 }
             cpu[$1 SUBSEP $2] = cpu[$1 SUBSEP $2] " " $3
@@ -527,16 +522,7 @@ fi
 
 # The message queue's latency: one message at a time to 4 subscribers, until the last has it.
 echo
-awk '
-    function median(list,    n, i, j, t, v) {
-        n = split(list, v, " ")
-        for (i = 2; i <= n; i++) {
-            for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) {
-                t = v[j]; v[j] = v[j - 1]; v[j - 1] = t
-            }
-        }
-        return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-    }
+awk "$awk_median"'
     { if (!($1 in p50)) order[++rows] = $1; p50[$1] = p50[$1] " " $2; p99[$1] = p99[$1] " " $3 }
     END {
         print "| mq_fanout latency (1 message, 4 subscribers) | p50 us | p99 us |"

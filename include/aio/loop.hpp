@@ -254,9 +254,10 @@ public:
     /// earlier handler for it. An exception fn throws is reported; the handler stays. While set
     /// for SIGINT or SIGTERM it also replaces run's default handling (cancelling main) of that
     /// signal. fn may replace or remove its own handler while it runs (the call goes on with its
-    /// captures alive). aio installs a handler of its own for the signal (sigaction); a program
-    /// that also uses Asio's signal_set must not use it for the same signal (the handler
-    /// installed last gets the signal; see docs/tasks-and-running.md). Throws std::logic_error
+    /// captures alive). aio installs a handler of its own for the signal (sigaction), which
+    /// passes the signal on to the handler it replaced: an Asio signal_set made earlier keeps
+    /// receiving it; one made later takes the signal over (Asio passes nothing on; see
+    /// docs/tasks-and-running.md). Throws std::logic_error
     /// when the loop is closed, std::invalid_argument when `signum` is not a signal's number
     /// (asyncio raises ValueError), boost::system::system_error when the signal cannot be caught
     /// (SIGKILL, SIGSTOP) or aio's signal thread cannot start.
