@@ -51,7 +51,7 @@ std::string thrown_on_other_thread(F fn) {
     return what;
 }
 
-bool contains(const std::string& s, const std::string& part) {
+bool mentions(const std::string& s, const std::string& part) {
     return s.find(part) != std::string::npos;
 }
 
@@ -100,7 +100,7 @@ TEST_CASE("a lost error names where its task was created") {
     CHECK(log.entries[0].message == "Task exception was never retrieved");
     CHECK(log.entries[0].task_name == "lost-task");
     CHECK(log.entries[0].created_at.line() == static_cast<unsigned>(line));
-    CHECK(contains(log.entries[0].created_at.file_name(), "debug_mode.cpp"));
+    CHECK(mentions(log.entries[0].created_at.file_name(), "debug_mode.cpp"));
 }
 
 TEST_CASE("a task abandoned pending when its loop closes is reported with its creation site") {
@@ -130,8 +130,8 @@ TEST_CASE("debug mode reports a task step slower than slow_callback_duration") {
     lp.run_until_complete(slow);
     REQUIRE(log.count("Executing <Task name='blocker' id=1") == 1);
     const aio::exception_context& r = log.entries.at(0);
-    CHECK(contains(r.message, "> took "));
-    CHECK(contains(r.message, " seconds"));
+    CHECK(mentions(r.message, "> took "));
+    CHECK(mentions(r.message, " seconds"));
     CHECK(r.task_name == "blocker");
     CHECK(r.created_at.line() == static_cast<unsigned>(line));
     CHECK(lp.core().slow_steps() == 1);
@@ -169,7 +169,7 @@ TEST_CASE("the monitor's stats show the slow steps") {
     lp.set_exception_handler([](const aio::exception_context&) {});
     lp.run_until_complete(block_loop());
     std::string stats = aio::detail::monitor_commands(lp.core(), {}).run("stats").text;
-    CHECK(contains(stats, "slow steps (debug mode, over 1 ms): 1\n"));
+    CHECK(mentions(stats, "slow steps (debug mode, over 1 ms): 1\n"));
     lp.close();
 }
 
@@ -183,17 +183,17 @@ TEST_CASE("debug mode: loop-affine calls from another thread throw std::logic_er
         ev.set();
         ev.clear();
         std::string what = thrown_on_other_thread([&] { ev.set(); });
-        CHECK(contains(what, "aio::event::set called from thread "));
-        CHECK(contains(what, "but its loop runs on thread "));
+        CHECK(mentions(what, "aio::event::set called from thread "));
+        CHECK(mentions(what, "but its loop runs on thread "));
         CHECK_FALSE(ev.is_set());
         ev.set();
-        CHECK(contains(thrown_on_other_thread([&] { ev.clear(); }), "aio::event::clear"));
+        CHECK(mentions(thrown_on_other_thread([&] { ev.clear(); }), "aio::event::clear"));
         CHECK(ev.is_set());
 
         aio::queue<int> q;
         q.put_nowait(1);
-        CHECK(contains(thrown_on_other_thread([&] { q.put_nowait(2); }), "aio::queue::put_nowait"));
-        CHECK(contains(thrown_on_other_thread([&] { (void)q.get_nowait(); }),
+        CHECK(mentions(thrown_on_other_thread([&] { q.put_nowait(2); }), "aio::queue::put_nowait"));
+        CHECK(mentions(thrown_on_other_thread([&] { (void)q.get_nowait(); }),
                        "aio::queue::get_nowait"));
         CHECK(q.size() == 1);
 
@@ -205,7 +205,7 @@ TEST_CASE("debug mode: loop-affine calls from another thread throw std::logic_er
             lk.release();
         });
         co_await aio::sleep(0s);
-        CHECK(contains(thrown_on_other_thread([&] { lk.release(); }), "aio::lock::release"));
+        CHECK(mentions(thrown_on_other_thread([&] { lk.release(); }), "aio::lock::release"));
         CHECK(lk.locked());
         lk.release();
         co_await next();
@@ -217,15 +217,15 @@ TEST_CASE("debug mode: loop-affine calls from another thread throw std::logic_er
             sem.release();
         });
         co_await aio::sleep(0s);
-        CHECK(contains(thrown_on_other_thread([&] { sem.release(); }), "aio::semaphore::release"));
+        CHECK(mentions(thrown_on_other_thread([&] { sem.release(); }), "aio::semaphore::release"));
         CHECK(sem.locked());
         sem.release();
         co_await other();
 
         aio::future<int> f;
         CHECK(
-            contains(thrown_on_other_thread([&] { f.set_result(1); }), "aio::future::set_result"));
-        CHECK(contains(thrown_on_other_thread([&] {
+            mentions(thrown_on_other_thread([&] { f.set_result(1); }), "aio::future::set_result"));
+        CHECK(mentions(thrown_on_other_thread([&] {
                            f.set_exception(std::make_exception_ptr(std::runtime_error("x")));
                        }),
                        "aio::future::set_exception"));
@@ -233,13 +233,13 @@ TEST_CASE("debug mode: loop-affine calls from another thread throw std::logic_er
         f.set_result(2);
 
         aio::task<void> sleeper = aio::create_task(aio::sleep(1h));
-        CHECK(contains(thrown_on_other_thread([&] { sleeper.cancel(); }), "aio::any_task::cancel"));
+        CHECK(mentions(thrown_on_other_thread([&] { sleeper.cancel(); }), "aio::any_task::cancel"));
         CHECK(sleeper.cancelling() == 0);
         std::size_t tasks = aio::all_tasks().size();
-        CHECK(contains(thrown_on_other_thread(
+        CHECK(mentions(thrown_on_other_thread(
                            [&] { lp.create_task([]() -> aio::awaitable<void> { co_return; }); }),
                        "aio::loop::create_task"));
-        CHECK(contains(thrown_on_other_thread([&] { lp.create_task(aio::sleep(0s)); }),
+        CHECK(mentions(thrown_on_other_thread([&] { lp.create_task(aio::sleep(0s)); }),
                        "aio::loop::create_task"));
         CHECK(aio::all_tasks().size() == tasks);
         sleeper.cancel();
