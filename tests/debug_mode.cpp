@@ -4,11 +4,13 @@
 
 #include <aio/aio.hpp>
 #include <aio/detail/monitor_commands.hpp>
+#include <aio/streams.hpp>
 
 #include <doctest/doctest.h>
 
 #include <chrono>
 #include <cstdlib>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -255,4 +257,48 @@ TEST_CASE("without debug mode no thread is checked") {
         t.join();
         co_return;
     });
+}
+
+TEST_CASE("debug mode reports a stream still open when run ends") {
+    std::vector<aio::exception_context> reports;
+    std::optional<aio::server> kept_server;
+    std::optional<aio::stream_pair> kept_client;
+    aio::runner r(aio::run_options{.handle_signals = false, .debug = true});
+    r.get_loop().set_exception_handler([&](const aio::exception_context& c) {
+        reports.push_back(c);
+        kept_client.reset(); // closed while the loop is still there
+        kept_server.reset();
+    });
+    r.run([&]() -> aio::awaitable<void> {
+        auto serve = [](aio::stream_reader, aio::stream_writer) -> aio::awaitable<void> {
+            co_return;
+        };
+        aio::server srv = co_await aio::start_server(serve, "127.0.0.1", 0);
+        std::uint16_t port = srv.port();
+        kept_server = std::move(srv); // closed by the shutdown: its accepting task is cancelled
+        kept_client = co_await aio::open_connection("127.0.0.1", port);
+    });
+    r.close();
+    REQUIRE(reports.size() == 1);
+    CHECK(mentions(reports[0].message, "unclosed transport <stream fd="));
+    CHECK(mentions(reports[0].message, "> still open when the run ended"));
+    CHECK_FALSE(kept_client);
+}
+
+TEST_CASE("a stream closed before run ends is not reported in debug mode") {
+    aio_test::report_log log;
+    aio::runner r(aio::run_options{.handle_signals = false, .debug = true});
+    log.install(r.get_loop());
+    r.run([&]() -> aio::awaitable<void> {
+        auto serve = [](aio::stream_reader, aio::stream_writer) -> aio::awaitable<void> {
+            co_return;
+        };
+        aio::server srv = co_await aio::start_server(serve, "127.0.0.1", 0);
+        aio::stream_pair client = co_await aio::open_connection("127.0.0.1", srv.port());
+        client.writer.close();
+        srv.close();
+        co_await srv.wait_closed();
+    });
+    r.close();
+    CHECK(log.entries.empty());
 }

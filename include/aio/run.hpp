@@ -231,6 +231,9 @@ private:
         }
         core.release_pool(jobs == 0);
         report_abandoned(core, "shutdown_timeout passed");
+        if (core.debug()) {
+            core.report_unclosed();
+        }
     }
 
     [[gnu::cold]] void report_abandoned(detail::loop_core& core, const std::string& why) {

@@ -221,6 +221,41 @@ public:
         const char* v = std::getenv("AIO_DEBUG");
         return v != nullptr && *v != '\0' && std::string_view(v) != "0";
     }
+    /// Debug mode: `obj` (a stream's transport, a server) must be closed before run ends;
+    /// is_open(obj) tells whether it still is, describe(obj) names it in the report.
+    struct open_resource {
+        const void* obj;
+        bool (*is_open)(const void*) noexcept;
+        std::string (*describe)(const void*);
+    };
+    [[gnu::cold]] void track(open_resource r) { open_resources_.push_back(r); }
+    /// Forgets `obj` (destroyed); a no-op for one not tracked.
+    [[gnu::cold]] void untrack(const void* obj) noexcept {
+        for (auto it = open_resources_.begin(); it != open_resources_.end(); ++it) {
+            if (it->obj == obj) {
+                open_resources_.erase(it);
+                return;
+            }
+        }
+    }
+    /// Reports what is tracked and still open (asyncio's ResourceWarning "unclosed
+    /// transport"), then forgets everything tracked.
+    [[gnu::cold]] void report_unclosed() noexcept {
+        // Described first: the exception handler may then close or destroy any of them.
+        std::vector<std::string> open;
+        try {
+            for (const open_resource& r : open_resources_) {
+                if (r.is_open(r.obj)) {
+                    open.push_back(r.describe(r.obj) + " still open when the run ended");
+                }
+            }
+        } catch (...) { // out of memory: what was described is reported
+        }
+        open_resources_.clear();
+        for (std::string& message : open) {
+            report({std::move(message), nullptr, {}});
+        }
+    }
     /// The running scope of this loop starts and ends on this thread (see running_scope).
     void enter_thread();
     void leave_thread() noexcept;
@@ -388,6 +423,7 @@ private:
     std::thread::id thread_;
     std::chrono::steady_clock::duration slow_callback_duration_ = std::chrono::milliseconds(100);
     std::uint64_t slow_steps_ = 0;
+    std::vector<open_resource> open_resources_; // debug mode only
 };
 
 /// The loop running on this thread (asyncio's running loop), or nullptr.

@@ -528,6 +528,11 @@ private:
     }
 
     ~transport() {
+        if (tracked_) [[unlikely]] {
+            if (running_loop != nullptr) {
+                running_loop->untrack(this);
+            }
+        }
         boost::system::error_code ignored;
         socket_.close(ignored);
     }
@@ -859,6 +864,21 @@ private:
     bool closing_ = false;
     bool closed_ = false;
     bool eof_requested_ = false;
+    bool tracked_ = false; // debug mode: reported if still open at the end of run
+
+public:
+    /// Debug mode: the loop reports this transport if it is still open when run ends.
+    [[gnu::cold]] void track_on(loop_core& loop) {
+        loop.track(
+            {this,
+             [](const void* t) noexcept { return !static_cast<const transport*>(t)->closing_; },
+             [](const void* t) {
+                 const auto* self = static_cast<const transport*>(t);
+                 return "unclosed transport <stream fd=" +
+                        std::to_string(const_cast<transport*>(self)->socket_.native_handle()) + ">";
+             }});
+        tracked_ = true;
+    }
 };
 
 /// A counted reference to a transport held by a reader or writer handle.
