@@ -302,3 +302,31 @@ TEST_CASE("a stream closed before run ends is not reported in debug mode") {
     r.close();
     CHECK(log.entries.empty());
 }
+
+TEST_CASE("debug mode reports a slow step resumed by a stream's read") {
+    std::vector<aio::exception_context> reports;
+    aio::runner r(aio::run_options{.handle_signals = false, .debug = true});
+    aio::loop lp = r.get_loop();
+    lp.set_slow_callback_duration(1ms);
+    lp.set_exception_handler([&](const aio::exception_context& c) { reports.push_back(c); });
+    r.run([&]() -> aio::awaitable<void> {
+        aio::event reading;
+        auto serve = [&](aio::stream_reader in, aio::stream_writer) -> aio::awaitable<void> {
+            reading.set();
+            std::string line = co_await in.readline(); // parked: the client has sent nothing
+            std::this_thread::sleep_for(lp.slow_callback_duration() * 3);
+        };
+        aio::server srv = co_await aio::start_server(serve, "127.0.0.1", 0);
+        aio::stream_pair client = co_await aio::open_connection("127.0.0.1", srv.port());
+        co_await reading.wait();
+        std::size_t before = reports.size();
+        client.writer.write("go\n");
+        std::string rest = co_await client.reader.read(); // EOF once the handler has ended
+        CHECK(rest.empty());
+        REQUIRE(reports.size() > before);
+        CHECK(mentions(reports[before].message, "Executing <Task name='aio.server.connection'"));
+        client.writer.close();
+        srv.close();
+        co_await srv.wait_closed();
+    });
+}

@@ -105,6 +105,7 @@ public:
 
     /// Items run through `timer` from the next batch on (debug mode), or directly (nullptr).
     void set_timer(step_timer* timer) noexcept { timer_ = timer; }
+    step_timer* timer() const noexcept { return timer_; }
 
     /// Discards every queued item without running it (the loop closes).
     void discard_all() noexcept {
@@ -186,7 +187,12 @@ public:
         if (!in_spot_) {
             act_(*this, action::clear_slot);
         }
-        act_(*this, action::resume);
+        step_timer* timer = queue_ != nullptr ? queue_->timer() : nullptr;
+        if (timer == nullptr) [[likely]] {
+            act_(*this, action::resume);
+        } else {
+            timer->run_timed(*this); // debug mode: the step is timed as the ready queue's are
+        }
     }
 
     /// What cancellation of the awaiting task does; by default, stop waiting. The await then
