@@ -221,7 +221,7 @@ public:
         const char* v = std::getenv("AIO_DEBUG");
         return v != nullptr && *v != '\0' && std::string_view(v) != "0";
     }
-    /// Debug mode: `obj` (a stream's transport, a server) must be closed before run ends;
+    /// Debug mode: `obj` (a stream's transport) must be closed before run ends;
     /// is_open(obj) tells whether it still is, describe(obj) names it in the report.
     struct open_resource {
         const void* obj;
