@@ -232,6 +232,7 @@ AIO_TEST_CASE("monitor: stats counts the tasks by their await, help lists the co
     CHECK(contains(stats, "tasks created on this loop: "));
     CHECK(contains(stats, "timers pending (sleeps, timeouts): 0\n"));
     CHECK(contains(stats, "executor jobs in flight: 0\n"));
+    CHECK(contains(stats, "slow steps: not counted (debug mode is off)\n"));
 
     std::string help = co_await c.ask("help");
     for (std::string_view command :

@@ -23,13 +23,18 @@ public:
     /// waiters), no allocation. A clear() right after does not take the wake-up back from them,
     /// as in asyncio. Setting a set event does nothing.
     void set() {
+        waiters_.check_thread("aio::event::set");
         waiters_.use();
         set_ = true;
         waiters_.grant_all();
     }
 
     /// Makes the flag false: later wait() calls wait for the next set().
-    void clear() noexcept { set_ = false; }
+    /// In debug mode, throws std::logic_error when called on another thread than its loop's.
+    void clear() {
+        waiters_.check_thread("aio::event::clear");
+        set_ = false;
+    }
 
     /// True while the flag is set (asyncio Event.is_set).
     bool is_set() const noexcept { return set_; }

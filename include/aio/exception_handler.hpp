@@ -2,6 +2,7 @@
 // loop.set_exception_handler / call_exception_handler).
 #pragma once
 
+#include <aio/detail/source_location.hpp>
 #include <aio/error.hpp>
 
 #include <cstdio>
@@ -11,12 +12,14 @@
 
 namespace aio {
 
-/// What the loop reports: a message, the exception (may be null) and the task or future it
-/// belongs to (its name, may be empty).
+/// What the loop reports: a message, the exception (may be null), the task or future it
+/// belongs to (its name, may be empty) and where that task was created (its create_task call;
+/// `created_at.line() == 0` when there is no task, and for futures).
 struct exception_context {
     std::string message;
     std::exception_ptr exception;
     std::string task_name;
+    aio::source_location created_at = {};
 };
 
 /// Replaces the loop's reporter (loop::set_exception_handler). Called on the loop thread.
@@ -27,7 +30,12 @@ using exception_handler = std::function<void(const exception_context&)>;
 [[gnu::cold]] inline void default_exception_handler(const exception_context& ctx) {
     std::string line = "aio: " + ctx.message;
     if (!ctx.task_name.empty()) {
-        line += " (" + ctx.task_name + ")";
+        line += " (" + ctx.task_name;
+        if (ctx.created_at.line() != 0) {
+            line += ", created at " + std::string(ctx.created_at.file_name()) + ":" +
+                    std::to_string(ctx.created_at.line());
+        }
+        line += ")";
     }
     if (ctx.exception) {
         line += ": " + describe(ctx.exception);

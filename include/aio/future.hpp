@@ -37,15 +37,18 @@ public:
 
     /// Sets the value and wakes every awaiter. Throws invalid_state_error if already done.
     void set_result(result_t<T> value) requires(!std::is_void_v<T>) {
+        detail::check_thread(s_->loop(), "aio::future::set_result");
         require_pending();
         s_->finish_value(std::move(value));
     }
     void set_result() requires std::is_void_v<T> {
+        detail::check_thread(s_->loop(), "aio::future::set_result");
         require_pending();
         s_->finish_value(std::monostate{});
     }
     /// Sets the exception and wakes every awaiter. Throws invalid_state_error if already done.
     void set_exception(std::exception_ptr e) {
+        detail::check_thread(s_->loop(), "aio::future::set_exception");
         require_pending();
         s_->finish_error(std::move(e));
     }

@@ -54,7 +54,7 @@ public:
         if (!locked()) {
             throw std::logic_error("aio::lock::release: the lock is not acquired");
         }
-        permit_.release();
+        permit_.release_as("aio::lock::release");
     }
 
     /// True while some task holds the lock, or it has been handed to a waiter that has not run

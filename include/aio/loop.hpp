@@ -94,10 +94,12 @@ public:
     // --- running it by hand (asyncio's low-level loop API) ---
 
     /// loop.create_task: schedules `aw` as a task on this loop, running or not; its body starts
-    /// once the loop runs. Throws std::logic_error when the loop is closed.
+    /// once the loop runs. Throws std::logic_error when the loop is closed, and in debug mode
+    /// when called from another thread than the one running the loop.
     template <class T>
     task<T> create_task(awaitable<T> aw, std::string name = {},
                         aio::source_location created_at = aio::source_location::current()) const {
+        detail::check_thread(core_.get(), "aio::loop::create_task");
         require_open();
         return task<T>(detail::spawn_task<T>(*core_, std::move(aw), std::move(name), created_at));
     }
@@ -106,6 +108,7 @@ public:
     requires awaitable_factory<F>
     auto create_task(F f, std::string name = {},
                      aio::source_location created_at = aio::source_location::current()) const {
+        detail::check_thread(core_.get(), "aio::loop::create_task");
         require_open();
         using T = awaitable_value_t<std::invoke_result_t<F&>>;
         return task<T>(detail::spawn_task<T>(*core_, std::move(f), std::move(name), created_at));
@@ -269,6 +272,28 @@ public:
     /// aio handled it: SIGINT and SIGTERM, by default, end the process (a handler removed for
     /// SIGINT or SIGTERM does not bring back run's default handling, as in asyncio).
     bool remove_signal_handler(int signum) const { return core_->remove_signal_handler(signum); }
+
+    // --- debug mode (asyncio's loop.set_debug; see docs/diagnostics.md) ---
+
+    /// loop.set_debug: turns debug mode on or off. On, the loop reports task steps and callbacks
+    /// that hold it longer than slow_callback_duration() ("Executing <Task ...> took 0.150
+    /// seconds"), tasks destroyed while pending, and throws std::logic_error from loop-affine
+    /// calls made on another thread than the one running it. Off (the default unless AIO_DEBUG
+    /// is set, or run_options::debug), none of this costs anything but a branch. Loop thread
+    /// only (or while the loop does not run); never throws.
+    void set_debug(bool on) const { core_->set_debug(on); }
+    /// loop.get_debug: true while debug mode is on.
+    bool get_debug() const noexcept { return core_->debug(); }
+    /// loop.slow_callback_duration: what debug mode calls a slow step (default 100 ms, as
+    /// asyncio's 0.1 s).
+    std::chrono::steady_clock::duration slow_callback_duration() const noexcept {
+        return core_->slow_callback_duration();
+    }
+    template <class Rep, class Period>
+    void set_slow_callback_duration(std::chrono::duration<Rep, Period> d) const noexcept {
+        core_->set_slow_callback_duration(
+            std::chrono::duration_cast<std::chrono::steady_clock::duration>(d));
+    }
 
     /// Replaces the reporter of lost errors (default: one line on stderr).
     void set_exception_handler(exception_handler h) const {

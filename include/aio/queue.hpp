@@ -119,6 +119,7 @@ public:
     /// no item is available (an item promised to a woken getter is not), or queue_shut_down
     /// instead when the queue is also shut down.
     value_type get_nowait() {
+        detail::check_thread(binding_, "aio::queue::get_nowait");
         binding_.use("a queue");
         if (!item_available()) {
             if (shut_down_) {
@@ -135,6 +136,7 @@ public:
     template <class U = value_type>
     requires std::constructible_from<value_type, U&&>
     void put_nowait(U&& item) {
+        detail::check_thread(binding_, "aio::queue::put_nowait");
         binding_.use("a queue");
         if (shut_down_) {
             throw queue_shut_down();

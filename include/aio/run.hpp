@@ -31,6 +31,10 @@ struct run_options {
     /// signal that is ignored or has a handler of the program's own when run starts is left alone,
     /// as asyncio.run leaves SIGINT.
     bool handle_signals = true;
+    /// asyncio.run(debug=True): runs the loop in debug mode (see loop::set_debug). False leaves
+    /// the choice to the environment: AIO_DEBUG=1 turns debug mode on (asyncio's
+    /// PYTHONASYNCIODEBUG). Either one turns it on; loop::set_debug, called later, wins over both.
+    bool debug = false;
 };
 
 /// A loop reused for several run() calls (asyncio.Runner), e.g. in tests.
@@ -40,7 +44,11 @@ struct run_options {
 /// down gracefully - see close().
 class runner {
 public:
-    explicit runner(run_options options = {}) : options_(options), loop_(new_event_loop()) {}
+    explicit runner(run_options options = {}) : options_(options), loop_(new_event_loop()) {
+        if (options_.debug) {
+            loop_.set_debug(true);
+        }
+    }
     runner(const runner&) = delete;
     runner& operator=(const runner&) = delete;
     ~runner() { close(); }
@@ -223,6 +231,9 @@ private:
         }
         core.release_pool(jobs == 0);
         report_abandoned(core, "shutdown_timeout passed");
+        if (core.debug()) {
+            core.report_unclosed();
+        }
     }
 
     [[gnu::cold]] void report_abandoned(detail::loop_core& core, const std::string& why) {

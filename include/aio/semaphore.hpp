@@ -63,15 +63,9 @@ public:
     /// Gives a permit back (asyncio Semaphore.release): to the first waiter if there is one
     /// (its resumption is posted; release never suspends), else to the count. A plain semaphore
     /// accepts more releases than acquisitions, as asyncio's does; a bounded_semaphore throws
-    /// std::logic_error then (see there).
-    void release() {
-        if (value_ >= bound_) {
-            throw std::logic_error("aio::bounded_semaphore::release: released too many times");
-        }
-        if (!waiters_.grant_first()) {
-            ++value_;
-        }
-    }
+    /// std::logic_error then (see there). In debug mode, throws std::logic_error when called on
+    /// another thread than its loop's.
+    void release() { release_as("aio::semaphore::release"); }
 
     /// True if acquire() would wait: no free permit (asyncio Semaphore.locked).
     bool locked() const noexcept { return value_ == 0; }
@@ -80,6 +74,18 @@ protected:
     semaphore(std::ptrdiff_t value, std::size_t bound) : value_(checked(value)), bound_(bound) {}
 
 private:
+    friend class lock;
+    /// release(), `what` naming it in debug mode's thread check.
+    void release_as(const char* what) {
+        waiters_.check_thread(what);
+        if (value_ >= bound_) {
+            throw std::logic_error("aio::bounded_semaphore::release: released too many times");
+        }
+        if (!waiters_.grant_first()) {
+            ++value_;
+        }
+    }
+
     static std::size_t checked(std::ptrdiff_t value) {
         if (value < 0) {
             throw std::invalid_argument("aio::semaphore: the initial value must be >= 0");

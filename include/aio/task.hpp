@@ -56,6 +56,7 @@ public:
     /// its value (asyncio would end it cancelled).
     /// Throws std::logic_error when called on another loop's thread.
     bool cancel() const {
+        detail::check_thread(s_->loop(), "aio::any_task::cancel");
         if (!s_->done()) {
             detail::require_loop(s_->loop(), "a task cancelled");
         }

@@ -15,13 +15,17 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -50,12 +54,18 @@ private:
 /// One event loop: an io_context run by one thread, the tasks on it, its default thread pool
 /// for to_thread, and the reporter of lost errors. Owned by aio::loop handles (aio::runner and
 /// aio::new_event_loop make one); shared so that other threads can still ask whether it is open.
-class loop_core : public reporter, public std::enable_shared_from_this<loop_core> {
+class loop_core : public reporter,
+                  public step_timer,
+                  public std::enable_shared_from_this<loop_core> {
 public:
     loop_core()
         : ctx_(std::make_unique<boost::asio::io_context>(1)), ready_(*ctx_),
           deadlines_(*ctx_, ready_), signals_(*ctx_, *this), open_ctx_(ctx_.get()),
-          work_(ctx_->get_executor()), id_(next_loop_id()) {}
+          work_(ctx_->get_executor()), id_(next_loop_id()) {
+        if (debug_from_environment()) {
+            set_debug(true);
+        }
+    }
     /// A loop dropped without close() is closed as loop.close() closes it.
     [[gnu::cold]] ~loop_core();
     loop_core(const loop_core&) = delete;
@@ -180,6 +190,75 @@ public:
     /// Calls the handlers of the signals that arrived and were not answered yet, without
     /// waiting for the wake-up the signal thread posts; true if it called any.
     bool deliver_signals() { return signals_.deliver_arrived(); }
+
+    // --- debug mode (loop thread only; see docs/diagnostics.md) ---
+    bool debug() const noexcept { return debug_; }
+    /// Turns the checks on or off: slow steps are timed from the ready queue's next batch on,
+    /// and while the loop runs on this thread, other threads' loop-affine calls are checked.
+    [[gnu::cold]] void set_debug(bool on);
+    std::chrono::steady_clock::duration slow_callback_duration() const noexcept {
+        return slow_callback_duration_;
+    }
+    void set_slow_callback_duration(std::chrono::steady_clock::duration d) noexcept {
+        slow_callback_duration_ = d;
+    }
+    /// How many steps and callbacks debug mode found slower than slow_callback_duration.
+    std::uint64_t slow_steps() const noexcept { return slow_steps_; }
+    /// Debug mode: runs a queued item (a task's step), reporting it if it is slow.
+    void run_timed(ready_item& item) override;
+    /// Debug mode: runs a callback (call_soon and the like) as call_reporting does, timed.
+    template <class F>
+    [[gnu::cold]] void call_timed(F& fn) noexcept {
+        auto start = std::chrono::steady_clock::now();
+        call_reporting("exception in a callback", fn);
+        auto took = std::chrono::steady_clock::now() - start;
+        if (took > slow_callback_duration_) {
+            report_slow(nullptr, took);
+        }
+    }
+    /// AIO_DEBUG set to anything but empty or "0" (asyncio's PYTHONASYNCIODEBUG).
+    [[gnu::cold]] static bool debug_from_environment() noexcept {
+        const char* v = std::getenv("AIO_DEBUG");
+        return v != nullptr && *v != '\0' && std::string_view(v) != "0";
+    }
+    /// Debug mode: `obj` (a stream's transport) must be closed before run ends;
+    /// is_open(obj) tells whether it still is, describe(obj) names it in the report.
+    struct open_resource {
+        const void* obj;
+        bool (*is_open)(const void*) noexcept;
+        std::string (*describe)(const void*);
+    };
+    [[gnu::cold]] void track(open_resource r) { open_resources_.push_back(r); }
+    /// Forgets `obj` (destroyed); a no-op for one not tracked.
+    [[gnu::cold]] void untrack(const void* obj) noexcept {
+        for (auto it = open_resources_.begin(); it != open_resources_.end(); ++it) {
+            if (it->obj == obj) {
+                open_resources_.erase(it);
+                return;
+            }
+        }
+    }
+    /// Reports what is tracked and still open (asyncio's ResourceWarning "unclosed
+    /// transport"), then forgets everything tracked.
+    [[gnu::cold]] void report_unclosed() noexcept {
+        // Described first: the exception handler may then close or destroy any of them.
+        std::vector<std::string> open;
+        try {
+            for (const open_resource& r : open_resources_) {
+                if (r.is_open(r.obj)) {
+                    open.push_back(r.describe(r.obj) + " still open when the run ended");
+                }
+            }
+        } catch (...) { // out of memory: what was described is reported
+        }
+        open_resources_.clear();
+        for (std::string& message : open) {
+            report({std::move(message), nullptr, {}});
+        }
+    }
+    /// The running scope of this loop starts and ends on this thread (see running_scope).
+    void enter_thread();
+    void leave_thread() noexcept;
 
     // --- running (loop thread only) ---
     bool is_running() const noexcept { return running_; }
@@ -307,6 +386,9 @@ private:
         }
     }
 
+    /// Reports a step or callback that held the loop for `took` (debug mode).
+    [[gnu::cold]] void report_slow(state_base* task, std::chrono::steady_clock::duration took);
+
     static std::uint64_t next_loop_id() noexcept {
         static std::atomic<std::uint64_t> next{1};
         return next.fetch_add(1, std::memory_order_relaxed);
@@ -336,6 +418,12 @@ private:
     bool stop_requested_ = false;
     std::uint64_t runs_ = 0;
     std::uint64_t id_;
+    bool debug_ = false;
+    bool in_thread_registry_ = false;
+    std::thread::id thread_;
+    std::chrono::steady_clock::duration slow_callback_duration_ = std::chrono::milliseconds(100);
+    std::uint64_t slow_steps_ = 0;
+    std::vector<open_resource> open_resources_; // debug mode only
 };
 
 /// The loop running on this thread (asyncio's running loop), or nullptr.
@@ -364,14 +452,20 @@ inline loop_core& require_running_loop() {
 class running_scope {
 public:
     explicit running_scope(loop_core& core)
-        : previous_(running_loop), previous_ready_(current_ready_queue) {
+        : core_(core), previous_(running_loop), previous_ready_(current_ready_queue) {
         if (previous_ != nullptr && previous_ != &core) {
             throw std::logic_error("aio: another loop is already running on this thread");
         }
         running_loop = &core;
         current_ready_queue = &core.ready();
+        if (previous_ == nullptr) {
+            core.enter_thread();
+        }
     }
     ~running_scope() {
+        if (previous_ == nullptr) {
+            core_.leave_thread();
+        }
         running_loop = previous_;
         current_ready_queue = previous_ready_;
     }
@@ -379,6 +473,7 @@ public:
     running_scope& operator=(const running_scope&) = delete;
 
 private:
+    loop_core& core_;
     loop_core* previous_;
     ready_queue* previous_ready_;
 };
@@ -420,15 +515,127 @@ public:
         }
     }
 
+    /// The id of the loop it is bound to, 0 before its first use on a loop.
+    std::uint64_t loop_id() const noexcept { return id_; }
+
 private:
     std::uint64_t id_ = 0;
 };
 
+/// The loops running in debug mode now, each with its thread: what check_thread compares the
+/// calling thread with. Written when such a loop starts or stops running (or its debug mode
+/// changes while it runs); read only while at least one is registered.
+class debug_threads {
+public:
+    /// True while some loop runs in debug mode: one relaxed load, the only cost of the checks
+    /// when debug mode is off everywhere.
+    static bool any() noexcept { return count_.load(std::memory_order_relaxed) != 0; }
+    [[gnu::cold]] static void add(const loop_core* loop, std::uint64_t id, std::thread::id t) {
+        std::lock_guard lock(mutex_);
+        loops_.push_back({loop, id, t});
+        count_.fetch_add(1, std::memory_order_relaxed);
+    }
+    [[gnu::cold]] static void remove(const loop_core* loop) noexcept {
+        std::lock_guard lock(mutex_);
+        for (auto it = loops_.begin(); it != loops_.end(); ++it) {
+            if (it->loop == loop) {
+                loops_.erase(it);
+                count_.fetch_sub(1, std::memory_order_relaxed);
+                return;
+            }
+        }
+    }
+    /// The thread of the debug-mode loop `loop` (or, when it is null, of the loop numbered
+    /// `id`), if it runs now.
+    [[gnu::cold]] static std::optional<std::thread::id> thread_of(const loop_core* loop,
+                                                                  std::uint64_t id) {
+        std::lock_guard lock(mutex_);
+        for (const entry& e : loops_) {
+            if (loop != nullptr ? e.loop == loop : e.id == id) {
+                return e.thread;
+            }
+        }
+        return std::nullopt;
+    }
+
+private:
+    struct entry {
+        const loop_core* loop;
+        std::uint64_t id;
+        std::thread::id thread;
+    };
+    inline static std::atomic<int> count_{0};
+    inline static std::mutex mutex_;
+    inline static std::vector<entry> loops_;
+};
+
+[[gnu::cold, noreturn]] inline void throw_wrong_thread(const char* what, std::thread::id loop) {
+    std::ostringstream msg;
+    msg << "aio: " << what << " called from thread " << std::this_thread::get_id()
+        << ", but its loop runs on thread " << loop
+        << " (debug mode's check; from another thread use call_soon_threadsafe, "
+           "run_coroutine_threadsafe or thread_queue)";
+    throw std::logic_error(msg.str());
+}
+[[gnu::cold]] inline void check_thread_now(const loop_core* loop, std::uint64_t id,
+                                           const char* what) {
+    std::optional<std::thread::id> t = debug_threads::thread_of(loop, id);
+    if (t && *t != std::this_thread::get_id()) {
+        throw_wrong_thread(what, *t);
+    }
+}
+
+/// Debug mode's check of a loop-affine call (`what`, e.g. "aio::event::set"): throws
+/// std::logic_error naming the call and both threads when the object's loop runs in debug mode
+/// on another thread. A loop that does not run, or runs without debug mode, is not checked.
+/// With no loop in debug mode anywhere, one predictable branch.
+inline void check_thread(const loop_core* owner, const char* what) {
+    if (debug_threads::any() && owner != nullptr) [[unlikely]] {
+        check_thread_now(owner, 0, what);
+    }
+}
+/// The same for a primitive bound to the first loop that used it (unbound: not checked).
+inline void check_thread(const loop_binding& binding, const char* what) {
+    if (debug_threads::any() && binding.loop_id() != 0) [[unlikely]] {
+        check_thread_now(nullptr, binding.loop_id(), what);
+    }
+}
+
+inline void loop_core::enter_thread() {
+    thread_ = std::this_thread::get_id();
+    if (debug_) [[unlikely]] {
+        debug_threads::add(this, id_, thread_);
+        in_thread_registry_ = true;
+    }
+}
+inline void loop_core::leave_thread() noexcept {
+    if (in_thread_registry_) [[unlikely]] {
+        debug_threads::remove(this);
+        in_thread_registry_ = false;
+    }
+    thread_ = std::thread::id();
+}
+inline void loop_core::set_debug(bool on) {
+    debug_ = on;
+    ready_.set_timer(on ? this : nullptr);
+    if (on && !in_thread_registry_ && thread_ != std::thread::id()) {
+        debug_threads::add(this, id_, thread_);
+        in_thread_registry_ = true;
+    } else if (!on && in_thread_registry_) {
+        debug_threads::remove(this);
+        in_thread_registry_ = false;
+    }
+}
+
 /// Wraps a callback for the loop: an exception it throws is reported, and the loop goes on
-/// (asyncio's "Exception in callback").
+/// (asyncio's "Exception in callback"). In debug mode it is timed (see run_timed).
 template <class F>
 auto reporting(loop_core& loop, F&& fn) {
     return [core = loop.shared_from_this(), fn = std::forward<F>(fn)]() mutable {
+        if (core->debug()) [[unlikely]] {
+            core->call_timed(fn);
+            return;
+        }
         core->call_reporting("exception in a callback", fn);
     };
 }

@@ -14,6 +14,7 @@
 #include <cctype>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <map>
@@ -168,6 +169,17 @@ private:
         out +=
             "timers pending (sleeps, timeouts): " + std::to_string(loop_.deadlines().size()) + "\n";
         out += "executor jobs in flight: " + std::to_string(loop_.running_jobs()) + "\n";
+        if (loop_.debug()) {
+            auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                          loop_.slow_callback_duration())
+                          .count();
+            out +=
+                "slow steps (debug mode, over " +
+                (us % 1000 == 0 ? std::to_string(us / 1000) + " ms" : std::to_string(us) + " us") +
+                "): " + std::to_string(loop_.slow_steps()) + "\n";
+        } else {
+            out += "slow steps: not counted (debug mode is off)\n";
+        }
         return out;
     }
 

@@ -15,7 +15,9 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 
+#include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <exception>
 #include <memory>
 #include <optional>
@@ -56,6 +58,10 @@ public:
         if (--refs_ == 0) {
             if (linked() && st_ == status::error && !retrieved_ && loop_ != nullptr) {
                 report_unretrieved_now();
+            } else if (st_ == status::pending && is_task_ && loop_ != nullptr && loop_->debug())
+                [[unlikely]] {
+                loop_->report(
+                    {"Task was destroyed but it is pending", nullptr, name(), created_at_});
             }
             delete this;
         }
@@ -238,6 +244,7 @@ public:
     }
     /// The loop closed before the item ran: the queue's reference goes.
     void discard_ready() noexcept final { release(); }
+    parking_spot* stepping_task() noexcept final { return is_task_ ? this : nullptr; }
 
     /// Records the promise of the task's bottom coroutine frame, before its first step.
     /// Diagnostics read the stack through it while the task is pending (running, stack_frames);
@@ -268,7 +275,7 @@ private:
     [[gnu::cold]] exception_context unretrieved_report() const {
         return {is_task_ ? "Task exception was never retrieved"
                          : "Future exception was never retrieved",
-                exception_, name()};
+                exception_, name(), created_at_};
     }
     [[gnu::cold]] void report_unretrieved_now() noexcept {
         unlink();
@@ -355,6 +362,34 @@ inline void loop_core::report_unretrieved() noexcept {
     }
 }
 
+inline void loop_core::run_timed(ready_item& item) {
+    ref<state_base> task; // named in the report, so kept until then
+    if (parking_spot* spot = item.stepping_task()) {
+        task = ref<state_base>(static_cast<state_base*>(spot));
+    }
+    auto start = std::chrono::steady_clock::now();
+    item.run_ready();
+    auto took = std::chrono::steady_clock::now() - start;
+    if (took > slow_callback_duration_) [[unlikely]] {
+        report_slow(task.get(), took);
+    }
+}
+
+inline void loop_core::report_slow(state_base* task, std::chrono::steady_clock::duration took) {
+    ++slow_steps_;
+    char seconds[32];
+    std::snprintf(seconds, sizeof seconds, "%.3f", std::chrono::duration<double>(took).count());
+    std::string what = "<callback>";
+    exception_context ctx;
+    if (task != nullptr) {
+        ctx.task_name = task->name();
+        ctx.created_at = task->created_at();
+        what = "<Task name='" + ctx.task_name + "' id=" + std::to_string(task->id()) + ">";
+    }
+    ctx.message = "Executing " + what + " took " + seconds + " seconds";
+    report(ctx);
+}
+
 inline void loop_core::schedule_start(state_base& s) {
     ready_.push(s);
 }
@@ -383,7 +418,8 @@ inline void loop_core::close_now() noexcept {
     }
     release_pool(jobs == 0);
     tasks_.for_each([this](state_base& s) {
-        report({"Task was abandoned pending when its loop closed", nullptr, s.name()});
+        report(
+            {"Task was abandoned pending when its loop closed", nullptr, s.name(), s.created_at()});
     });
     abandon_or_close();
 }
@@ -413,7 +449,8 @@ inline loop_core::~loop_core() {
     auto frozen = std::make_shared<kept>();
     frozen->ctx = std::move(ctx_);
     while (state_base* s = tasks_.pop_front()) {
-        report({"Task was abandoned pending when its loop closed", nullptr, s->name()});
+        report({"Task was abandoned pending when its loop closed", nullptr, s->name(),
+                s->created_at()});
         s->drop_callbacks();
         s->loop_ = nullptr;
         frozen->tasks.emplace_back(s);

@@ -35,6 +35,8 @@ public:
     virtual void run_ready() = 0;
     /// The loop closes before the item ran: release what it holds without running it.
     virtual void discard_ready() noexcept = 0;
+    /// The task whose step run_ready runs, or nullptr (debug mode names it when it is slow).
+    virtual parking_spot* stepping_task() noexcept { return nullptr; }
 
 protected:
     ~ready_item() = default;
@@ -42,6 +44,15 @@ protected:
 private:
     friend class ready_queue;
     ready_item* next_ready_ = nullptr;
+};
+
+/// Runs a ready item and times it: debug mode's check for slow steps (see loop_core).
+class step_timer {
+public:
+    virtual void run_timed(ready_item& item) = 0;
+
+protected:
+    ~step_timer() = default;
 };
 
 /// A loop's queue of woken awaits and starting tasks. One handler posted to the io_context runs
@@ -75,17 +86,26 @@ public:
         posted_ = false;
         ready_item* batch = std::exchange(head_, nullptr);
         tail_ = nullptr;
+        step_timer* timer = timer_; // null unless the loop is in debug mode
         while (batch != nullptr) {
             ready_item* item = batch;
             batch = std::exchange(item->next_ready_, nullptr);
             try {
-                item->run_ready();
+                if (timer == nullptr) [[likely]] {
+                    item->run_ready();
+                } else {
+                    timer->run_timed(*item);
+                }
             } catch (...) {
                 requeue_front(batch);
                 throw;
             }
         }
     }
+
+    /// Items run through `timer` from the next batch on (debug mode), or directly (nullptr).
+    void set_timer(step_timer* timer) noexcept { timer_ = timer; }
+    step_timer* timer() const noexcept { return timer_; }
 
     /// Discards every queued item without running it (the loop closes).
     void discard_all() noexcept {
@@ -122,6 +142,7 @@ private:
     boost::asio::io_context* ctx_;
     ready_item* head_ = nullptr;
     ready_item* tail_ = nullptr;
+    step_timer* timer_ = nullptr;
     bool posted_ = false;
 };
 
@@ -166,7 +187,12 @@ public:
         if (!in_spot_) {
             act_(*this, action::clear_slot);
         }
-        act_(*this, action::resume);
+        step_timer* timer = queue_ != nullptr ? queue_->timer() : nullptr;
+        if (timer == nullptr) [[likely]] {
+            act_(*this, action::resume);
+        } else {
+            timer->run_timed(*this); // debug mode: the step is timed as the ready queue's are
+        }
     }
 
     /// What cancellation of the awaiting task does; by default, stop waiting. The await then
@@ -199,6 +225,7 @@ public:
 
     void run_ready() final { act_(*this, action::resume); }
     void discard_ready() noexcept final { act_(*this, action::discard); }
+    parking_spot* stepping_task() noexcept final { return parked_task(); }
 
     /// True if a handler of type H is held inside the waiter (no allocation per park).
     template <class H>

@@ -105,6 +105,8 @@ public:
     /// Binds the primitive to the running loop, or throws std::logic_error if it belongs to
     /// another (see loop_binding). Every park, grant and refusal goes through it.
     void use() { binding_.use("an aio synchronization primitive (event, lock, semaphore...)"); }
+    /// Debug mode's check that `what` is called on the thread of the loop the queue is bound to.
+    void check_thread(const char* what) const { detail::check_thread(binding_, what); }
 
 private:
     friend class queued_waiter;

@@ -70,6 +70,9 @@ inline stream_pair make_streams(stream_socket socket, const stream_options& opt)
     auto* t = new transport(std::move(socket), opt.limit);
     transport_handle handle(t);
     t->record_addresses();
+    if (running_loop != nullptr && running_loop->debug()) [[unlikely]] {
+        t->track_on(*running_loop);
+    }
     return {stream_reader(handle), stream_writer(handle)};
 }
 

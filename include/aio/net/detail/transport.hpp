@@ -528,6 +528,9 @@ private:
     }
 
     ~transport() {
+        if (std::shared_ptr<loop_core> loop = tracked_by_.lock()) [[unlikely]] {
+            loop->untrack(this);
+        }
         boost::system::error_code ignored;
         socket_.close(ignored);
     }
@@ -859,6 +862,21 @@ private:
     bool closing_ = false;
     bool closed_ = false;
     bool eof_requested_ = false;
+    std::weak_ptr<loop_core> tracked_by_; // debug mode: the loop that reports it if left open
+
+public:
+    /// Debug mode: the loop reports this transport if it is still open when run ends.
+    [[gnu::cold]] void track_on(loop_core& loop) {
+        loop.track(
+            {this,
+             [](const void* t) noexcept { return !static_cast<const transport*>(t)->closing_; },
+             [](const void* t) {
+                 const auto* self = static_cast<const transport*>(t);
+                 return "unclosed transport <stream fd=" +
+                        std::to_string(const_cast<transport*>(self)->socket_.native_handle()) + ">";
+             }});
+        tracked_by_ = loop.weak_from_this();
+    }
 };
 
 /// A counted reference to a transport held by a reader or writer handle.
