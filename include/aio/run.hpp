@@ -232,7 +232,7 @@ private:
         core.release_pool(jobs == 0);
         report_abandoned(core, "shutdown_timeout passed");
         if (core.debug()) {
-            core.report_unclosed();
+            core.report_unclosed_resources();
         }
     }
 

@@ -51,6 +51,17 @@ private:
     handed_over* next_handed_ = nullptr;
 };
 
+class loop_core;
+
+/// A loop running in debug mode, with its thread, as debug_threads lists it (the loop's own
+/// member: registering allocates nothing).
+struct debug_thread_entry {
+    const loop_core* loop = nullptr;
+    std::uint64_t id = 0;
+    std::thread::id thread;
+    debug_thread_entry* next = nullptr;
+};
+
 /// One event loop: an io_context run by one thread, the tasks on it, its default thread pool
 /// for to_thread, and the reporter of lost errors. Owned by aio::loop handles (aio::runner and
 /// aio::new_event_loop make one); shared so that other threads can still ask whether it is open.
@@ -228,7 +239,10 @@ public:
         bool (*is_open)(const void*) noexcept;
         std::string (*describe)(const void*);
     };
-    [[gnu::cold]] void track(open_resource r) { open_resources_.push_back(r); }
+    [[gnu::cold]] void track(open_resource r) {
+        open_resources_.push_back(r);
+        report_unclosed_ = [](loop_core& loop) noexcept { loop.report_unclosed(); };
+    }
     /// Forgets `obj` (destroyed); a no-op for one not tracked.
     [[gnu::cold]] void untrack(const void* obj) noexcept {
         for (auto it = open_resources_.begin(); it != open_resources_.end(); ++it) {
@@ -238,8 +252,15 @@ public:
             }
         }
     }
-    /// Reports what is tracked and still open (asyncio's ResourceWarning "unclosed
-    /// transport"), then forgets everything tracked.
+    /// Reports what track() was given and is still open (asyncio's ResourceWarning "unclosed
+    /// transport"), then forgets it. Through a pointer that track() sets, so that only the
+    /// files that open streams compile the report.
+    void report_unclosed_resources() noexcept {
+        if (report_unclosed_ != nullptr) {
+            report_unclosed_(*this);
+        }
+    }
+    /// What report_unclosed_resources calls.
     [[gnu::cold]] void report_unclosed() noexcept {
         // Described first: the exception handler may then close or destroy any of them.
         std::vector<std::string> open;
@@ -420,10 +441,12 @@ private:
     std::uint64_t id_;
     bool debug_ = false;
     bool in_thread_registry_ = false;
+    debug_thread_entry registered_; // in debug_threads while in_thread_registry_
     std::thread::id thread_;
     std::chrono::steady_clock::duration slow_callback_duration_ = std::chrono::milliseconds(100);
     std::uint64_t slow_steps_ = 0;
-    std::vector<open_resource> open_resources_; // debug mode only
+    std::vector<open_resource> open_resources_;              // debug mode only
+    void (*report_unclosed_)(loop_core&) noexcept = nullptr; // set by the first track()
 };
 
 /// The loop running on this thread (asyncio's running loop), or nullptr.
@@ -530,16 +553,18 @@ public:
     /// True while some loop runs in debug mode: one relaxed load, the only cost of the checks
     /// when debug mode is off everywhere.
     static bool any() noexcept { return count_.load(std::memory_order_relaxed) != 0; }
-    [[gnu::cold]] static void add(const loop_core* loop, std::uint64_t id, std::thread::id t) {
+    /// Registers `e` (a loop's own entry: no allocation) until remove(e).
+    [[gnu::cold]] static void add(debug_thread_entry& e) noexcept {
         std::lock_guard lock(mutex_);
-        loops_.push_back({loop, id, t});
+        e.next = head_;
+        head_ = &e;
         count_.fetch_add(1, std::memory_order_relaxed);
     }
-    [[gnu::cold]] static void remove(const loop_core* loop) noexcept {
+    [[gnu::cold]] static void remove(debug_thread_entry& e) noexcept {
         std::lock_guard lock(mutex_);
-        for (auto it = loops_.begin(); it != loops_.end(); ++it) {
-            if (it->loop == loop) {
-                loops_.erase(it);
+        for (debug_thread_entry** p = &head_; *p != nullptr; p = &(*p)->next) {
+            if (*p == &e) {
+                *p = e.next;
                 count_.fetch_sub(1, std::memory_order_relaxed);
                 return;
             }
@@ -550,23 +575,18 @@ public:
     [[gnu::cold]] static std::optional<std::thread::id> thread_of(const loop_core* loop,
                                                                   std::uint64_t id) {
         std::lock_guard lock(mutex_);
-        for (const entry& e : loops_) {
-            if (loop != nullptr ? e.loop == loop : e.id == id) {
-                return e.thread;
+        for (const debug_thread_entry* e = head_; e != nullptr; e = e->next) {
+            if (loop != nullptr ? e->loop == loop : e->id == id) {
+                return e->thread;
             }
         }
         return std::nullopt;
     }
 
 private:
-    struct entry {
-        const loop_core* loop;
-        std::uint64_t id;
-        std::thread::id thread;
-    };
     inline static std::atomic<int> count_{0};
     inline static std::mutex mutex_;
-    inline static std::vector<entry> loops_;
+    inline static debug_thread_entry* head_ = nullptr;
 };
 
 [[gnu::cold, noreturn]] inline void throw_wrong_thread(const char* what, std::thread::id loop) {
@@ -604,13 +624,14 @@ inline void check_thread(const loop_binding& binding, const char* what) {
 inline void loop_core::enter_thread() {
     thread_ = std::this_thread::get_id();
     if (debug_) [[unlikely]] {
-        debug_threads::add(this, id_, thread_);
+        registered_ = {this, id_, thread_, nullptr};
+        debug_threads::add(registered_);
         in_thread_registry_ = true;
     }
 }
 inline void loop_core::leave_thread() noexcept {
     if (in_thread_registry_) [[unlikely]] {
-        debug_threads::remove(this);
+        debug_threads::remove(registered_);
         in_thread_registry_ = false;
     }
     thread_ = std::thread::id();
@@ -619,10 +640,11 @@ inline void loop_core::set_debug(bool on) {
     debug_ = on;
     ready_.set_timer(on ? this : nullptr);
     if (on && !in_thread_registry_ && thread_ != std::thread::id()) {
-        debug_threads::add(this, id_, thread_);
+        registered_ = {this, id_, thread_, nullptr};
+        debug_threads::add(registered_);
         in_thread_registry_ = true;
     } else if (!on && in_thread_registry_) {
-        debug_threads::remove(this);
+        debug_threads::remove(registered_);
         in_thread_registry_ = false;
     }
 }
