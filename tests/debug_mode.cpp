@@ -59,7 +59,7 @@ bool mentions(const std::string& s, const std::string& part) {
 
 } // namespace
 
-TEST_CASE("debug mode is off by default, and run_options::debug, set_debug and AIO_DEBUG turn it on") {
+TEST_CASE("debug mode: off by default, on with run_options::debug, set_debug or AIO_DEBUG") {
     aio::loop plain = aio::new_event_loop();
     CHECK_FALSE(plain.get_debug());
     CHECK(plain.slow_callback_duration() == std::chrono::milliseconds(100));
