@@ -65,9 +65,9 @@ struct debug_thread_entry {
 /// One event loop: an io_context run by one thread, the tasks on it, its default thread pool
 /// for to_thread, and the reporter of lost errors. Owned by aio::loop handles (aio::runner and
 /// aio::new_event_loop make one); shared so that other threads can still ask whether it is open.
-class loop_core : public reporter,
-                  public step_timer,
-                  public std::enable_shared_from_this<loop_core> {
+class loop_core final : public reporter,
+                        public step_timer,
+                        public std::enable_shared_from_this<loop_core> {
 public:
     loop_core()
         : ctx_(std::make_unique<boost::asio::io_context>(1)), ready_(*ctx_),
