@@ -8,11 +8,13 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -130,13 +132,19 @@ TEST_CASE("debug mode reports a task step slower than slow_callback_duration") {
     int line = __LINE__ + 1;
     auto slow = lp.create_task(block_loop(), "blocker");
     lp.run_until_complete(slow);
-    REQUIRE(log.count("Executing <Task name='blocker' id=1") == 1);
-    const aio::exception_context& r = log.entries.at(0);
+    // The blocking step is reported; another step may be too, on a machine slow enough (under a
+    // sanitizer, or preempted) to take longer than 1 ms for it.
+    REQUIRE(log.count("Executing <Task name='blocker' id=1") >= 1);
+    auto blocking = std::find_if(log.entries.begin(), log.entries.end(), [](const auto& e) {
+        return mentions(e.message, "Executing <Task name='blocker' id=1");
+    });
+    REQUIRE(blocking != log.entries.end());
+    const aio::exception_context& r = *blocking;
     CHECK(mentions(r.message, "> took "));
     CHECK(mentions(r.message, " seconds"));
     CHECK(r.task_name == "blocker");
     CHECK(r.created_at.line() == static_cast<unsigned>(line));
-    CHECK(lp.core().slow_steps() == 1);
+    CHECK(lp.core().slow_steps() == log.entries.size());
     lp.close();
 }
 
@@ -149,7 +157,7 @@ TEST_CASE("debug mode reports a slow callback") {
     lp.call_soon([] { std::this_thread::sleep_for(3ms); });
     lp.call_soon([lp] { lp.stop(); });
     lp.run_forever();
-    CHECK(log.count("Executing <callback> took") == 1);
+    CHECK(log.count("Executing <callback> took") >= 1); // the stop callback too, if preempted
     lp.close();
 }
 
@@ -171,7 +179,11 @@ TEST_CASE("the monitor's stats show the slow steps") {
     lp.set_exception_handler([](const aio::exception_context&) {});
     lp.run_until_complete(block_loop());
     std::string stats = aio::detail::monitor_commands(lp.core(), {}).run("stats").text;
-    CHECK(mentions(stats, "slow steps (debug mode, over 1 ms): 1\n"));
+    std::string_view counted = "slow steps (debug mode, over 1 ms): ";
+    REQUIRE(mentions(stats, std::string(counted)));
+    std::size_t at = stats.find(counted) + counted.size();
+    CHECK(std::stoul(stats.substr(at)) == lp.core().slow_steps()); // the blocking step at least
+    CHECK(lp.core().slow_steps() >= 1);
     lp.close();
 }
 
@@ -264,6 +276,7 @@ TEST_CASE("debug mode reports a stream still open when run ends") {
     std::optional<aio::server> kept_server;
     std::optional<aio::stream_pair> kept_client;
     aio::runner r(aio::run_options{.handle_signals = false, .debug = true});
+    r.get_loop().set_slow_callback_duration(std::chrono::hours(1)); // only streams are reported
     r.get_loop().set_exception_handler([&](const aio::exception_context& c) {
         reports.push_back(c);
         kept_client.reset(); // closed while the loop is still there
@@ -288,6 +301,7 @@ TEST_CASE("debug mode reports a stream still open when run ends") {
 TEST_CASE("a stream closed before run ends is not reported in debug mode") {
     aio_test::report_log log;
     aio::runner r(aio::run_options{.handle_signals = false, .debug = true});
+    r.get_loop().set_slow_callback_duration(std::chrono::hours(1)); // only streams are reported
     log.install(r.get_loop());
     r.run([&]() -> aio::awaitable<void> {
         auto serve = [](aio::stream_reader, aio::stream_writer) -> aio::awaitable<void> {
@@ -323,8 +337,13 @@ TEST_CASE("debug mode reports a slow step resumed by a stream's read") {
         client.writer.write("go\n");
         std::string rest = co_await client.reader.read(); // EOF once the handler has ended
         CHECK(rest.empty());
-        REQUIRE(reports.size() > before);
-        CHECK(mentions(reports[before].message, "Executing <Task name='aio.server.connection'"));
+        // That step is reported; others may be too, on a machine slow enough to take 1 ms.
+        bool reported = std::any_of(
+            reports.begin() + static_cast<std::ptrdiff_t>(before), reports.end(),
+            [](const aio::exception_context& c) {
+                return mentions(c.message, "Executing <Task name='aio.server.connection'");
+            });
+        CHECK(reported);
         client.writer.close();
         srv.close();
         co_await srv.wait_closed();
