@@ -407,6 +407,10 @@ private:
         }
     }
 
+    /// Lists this loop and its thread in debug_threads, unless it is listed; unlists it.
+    [[gnu::cold]] void list_thread() noexcept;
+    void unlist_thread() noexcept;
+
     /// Reports a step or callback that held the loop for `took` (debug mode).
     [[gnu::cold]] void report_slow(state_base* task, std::chrono::steady_clock::duration took);
 
@@ -440,8 +444,7 @@ private:
     std::uint64_t runs_ = 0;
     std::uint64_t id_;
     bool debug_ = false;
-    bool in_thread_registry_ = false;
-    debug_thread_entry registered_; // in debug_threads while in_thread_registry_
+    debug_thread_entry registered_; // in debug_threads while its loop is set
     std::thread::id thread_;
     std::chrono::steady_clock::duration slow_callback_duration_ = std::chrono::milliseconds(100);
     std::uint64_t slow_steps_ = 0;
@@ -621,31 +624,35 @@ inline void check_thread(const loop_binding& binding, const char* what) {
     }
 }
 
+inline void loop_core::list_thread() noexcept {
+    if (registered_.loop == nullptr) {
+        registered_ = {this, id_, thread_, nullptr};
+        debug_threads::add(registered_);
+    }
+}
+inline void loop_core::unlist_thread() noexcept {
+    if (registered_.loop != nullptr) [[unlikely]] {
+        debug_threads::remove(registered_);
+        registered_ = {};
+    }
+}
 inline void loop_core::enter_thread() {
     thread_ = std::this_thread::get_id();
     if (debug_) [[unlikely]] {
-        registered_ = {this, id_, thread_, nullptr};
-        debug_threads::add(registered_);
-        in_thread_registry_ = true;
+        list_thread();
     }
 }
 inline void loop_core::leave_thread() noexcept {
-    if (in_thread_registry_) [[unlikely]] {
-        debug_threads::remove(registered_);
-        in_thread_registry_ = false;
-    }
+    unlist_thread();
     thread_ = std::thread::id();
 }
 inline void loop_core::set_debug(bool on) {
     debug_ = on;
     ready_.set_timer(on ? this : nullptr);
-    if (on && !in_thread_registry_ && thread_ != std::thread::id()) {
-        registered_ = {this, id_, thread_, nullptr};
-        debug_threads::add(registered_);
-        in_thread_registry_ = true;
-    } else if (!on && in_thread_registry_) {
-        debug_threads::remove(registered_);
-        in_thread_registry_ = false;
+    if (!on) {
+        unlist_thread();
+    } else if (thread_ != std::thread::id()) {
+        list_thread();
     }
 }
 
