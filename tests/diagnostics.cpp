@@ -56,8 +56,18 @@ aio::awaitable<void> until_waiting_on(aio::any_task t, std::string_view what) {
     REQUIRE(t.waiting_on() == what);
 }
 
+/// The line of await_task's await, its task's await site.
+constexpr std::uint32_t await_task_line = __LINE__ + 2;
 aio::awaitable<void> await_task(aio::task<int> t) {
     co_await t();
+}
+
+/// "File '<file>', line <n>[, in <function>] (<await>)": a call stack's line for an aio await.
+std::string await_line(const aio::call_stack_entry& e) {
+    std::string function = aio::detail::short_function_name(e.where.function_name());
+    return std::string("File '") + e.where.file_name() + "', line " +
+           std::to_string(e.where.line()) + (function.empty() ? "" : ", in " + function) + " (" +
+           e.function + ")";
 }
 
 } // namespace
@@ -149,6 +159,145 @@ AIO_TEST_CASE("waiting_on names each aio await, and Asio operations as such") {
     }
 }
 
+namespace {
+/// A task's await site in this file, as "line N" (or "no site"), to compare with the line the
+/// test recorded.
+std::string site_here(const aio::any_task& t) {
+    aio::source_location at = t.await_site();
+    if (at.line() == 0) {
+        return "no site";
+    }
+    CHECK(std::string_view(at.file_name()).ends_with("diagnostics.cpp"));
+    return "line " + std::to_string(at.line());
+}
+std::string line_text(std::uint32_t line) {
+    return "line " + std::to_string(line);
+}
+} // namespace
+
+AIO_TEST_CASE("each aio await records the caller's site, shown as the task's await site") {
+    aio::event ev;
+    aio::queue<int> empty;
+    aio::queue<int> full(1);
+    full.put_nowait(1);
+    aio::queue<int> unfinished;
+    unfinished.put_nowait(1);
+    aio::lock held;
+    co_await held.acquire();
+    aio::condition cond;
+    aio::barrier bar(2);
+    aio::future<int> never;
+    aio::future<void> started;
+    auto child = aio::create_task(sleep_forever(started), "child");
+    co_await started();
+
+    std::vector<std::uint32_t> lines(14, 0);
+    std::vector<aio::any_task> tasks;
+    auto add = [&](aio::any_task t) { tasks.push_back(std::move(t)); };
+    add(aio::create_task([&]() -> aio::awaitable<void> {
+        lines[0] = __LINE__ + 1;
+        co_await ev.wait();
+    }));
+    add(aio::create_task([&]() -> aio::awaitable<void> {
+        lines[1] = __LINE__ + 1;
+        co_await aio::sleep(1h);
+    }));
+    add(aio::create_task([&]() -> aio::awaitable<void> {
+        lines[2] = __LINE__ + 1;
+        co_await empty.get();
+    }));
+    add(aio::create_task([&]() -> aio::awaitable<void> {
+        lines[3] = __LINE__ + 1;
+        co_await full.put(2);
+    }));
+    add(aio::create_task([&]() -> aio::awaitable<void> {
+        lines[4] = __LINE__ + 1;
+        co_await unfinished.join();
+    }));
+    add(aio::create_task([&]() -> aio::awaitable<void> {
+        lines[5] = __LINE__ + 1;
+        auto guard = co_await held.scoped();
+    }));
+    add(aio::create_task([&]() -> aio::awaitable<void> {
+        auto guard = co_await cond.scoped();
+        lines[6] = __LINE__ + 1;
+        co_await cond.wait();
+    }));
+    add(aio::create_task([&]() -> aio::awaitable<void> {
+        lines[7] = __LINE__ + 1;
+        co_await bar.wait();
+    }));
+    add(aio::create_task([&]() -> aio::awaitable<void> {
+        lines[8] = __LINE__ + 1;
+        co_await never();
+    }));
+    add(aio::create_task([&]() -> aio::awaitable<void> {
+        lines[9] = __LINE__ + 1;
+        co_await child.wait_done();
+    }));
+    add(aio::create_task([&]() -> aio::awaitable<void> {
+        lines[10] = __LINE__ + 1;
+        co_await aio::shield(child);
+    }));
+    add(aio::create_task([&]() -> aio::awaitable<void> {
+        lines[11] = __LINE__ + 1;
+        co_await aio::wait_for(sleep_forever(), 1h);
+    }));
+    add(aio::create_task([&]() -> aio::awaitable<void> {
+        std::vector<aio::task<int>> children{child};
+        lines[12] = __LINE__ + 1;
+        co_await aio::gather(children);
+    }));
+    add(aio::create_task([&]() -> aio::awaitable<void> {
+        std::vector<aio::task<int>> children{child};
+        lines[13] = __LINE__ + 1;
+        co_await aio::wait(std::move(children));
+    }));
+    auto variadic = aio::create_task(aio::gather(child));
+    co_await aio::sleep(0s);
+    co_await aio::sleep(0s);
+
+    const char* what[] = {"aio::event.wait",
+                          "aio::sleep",
+                          "aio::queue (get, put or join)",
+                          "aio::queue (get, put or join)",
+                          "aio::queue (get, put or join)",
+                          "aio::semaphore (or aio::lock) acquire",
+                          "aio::condition.wait",
+                          "aio::barrier.wait",
+                          "aio: await a future",
+                          "aio: await a task",
+                          "aio: await a task",
+                          "aio::timeout / wait_for",
+                          "aio::gather",
+                          "aio::wait"};
+    for (std::size_t i = 0; i < tasks.size(); ++i) {
+        CAPTURE(i);
+        co_await until_waiting_on(tasks[i], what[i]);
+        CHECK(site_here(tasks[i]) == line_text(lines[i]));
+    }
+    co_await until_waiting_on(variadic, "aio::gather");
+    CHECK(site_here(variadic) == "no site"); // a pack cannot be followed by a defaulted site
+
+    // A task that wait_for (or shield, timeout, gather of a range) makes from an awaitable is
+    // created at the caller's site, not in aio's header.
+    std::size_t made_by_wait_for = 0;
+    for (const aio::any_task& t : aio::all_tasks()) {
+        made_by_wait_for += t.created_at().line() == lines[11] ? 1 : 0;
+    }
+    CHECK(made_by_wait_for == 1); // the work's task (the caller's task was created above)
+
+    for (aio::any_task& t : tasks) {
+        t.cancel();
+        co_await t.wait_done();
+    }
+    variadic.cancel();
+    co_await variadic.wait_done();
+    child.cancel();
+    co_await child.wait_done();
+    held.release();
+}
+
 AIO_TEST_CASE("capture_call_graph follows co_await t() to the awaiting task") {
     aio::future<void> started;
     auto child = aio::create_task(sleep_forever(started), "child");
@@ -159,7 +308,15 @@ AIO_TEST_CASE("capture_call_graph follows co_await t() to the awaiting task") {
     CHECK(g.task == child);
     REQUIRE(g.call_stack.size() == 1);
     CHECK(g.call_stack[0].function == "aio::sleep");
-    CHECK(g.call_stack[0].where.line() == 0);
+    CHECK(std::string_view(g.call_stack[0].where.file_name()).ends_with("fixtures.hpp"));
+    CHECK(g.call_stack[0].where.line() > 0); // sleep_forever's aio::sleep
+    REQUIRE(g.awaited_by.size() == 1);
+    REQUIRE(g.awaited_by[0].call_stack.size() == 1);
+    aio::source_location parent_site = g.awaited_by[0].call_stack[0].where;
+    CHECK(std::string_view(parent_site.file_name()).ends_with("diagnostics.cpp"));
+    CHECK(parent_site.line() == await_task_line);
+    std::string_view function = parent_site.function_name();
+    CHECK((function.empty() || function.find("await_task") != std::string_view::npos));
     CHECK(g.stack_frames >= 2); // the task's bottom frame and sleep_forever at least
     REQUIRE(g.awaited_by.size() == 1);
     CHECK(g.awaited_by[0].task == parent);
@@ -167,11 +324,11 @@ AIO_TEST_CASE("capture_call_graph follows co_await t() to the awaiting task") {
     CHECK_FALSE(g.cycle);
 
     std::string expected =
-        task_head(child, "") + "  + Call stack:\n  |   aio::sleep\n  |   (" +
-        std::to_string(g.stack_frames) +
+        task_head(child, "") + "  + Call stack:\n  |   " + await_line(g.call_stack[0]) +
+        "\n  |   (" + std::to_string(g.stack_frames) +
         " coroutine frame(s); Asio keeps no names or lines for them)\n  + Awaited by:\n" +
-        task_head(parent, "    ") +
-        "      + Call stack:\n      |   aio: await a task\n      |   (" +
+        task_head(parent, "    ") + "      + Call stack:\n      |   " +
+        await_line(g.awaited_by[0].call_stack[0]) + "\n      |   (" +
         std::to_string(g.awaited_by[0].stack_frames) +
         " coroutine frame(s); Asio keeps no names or lines for them)\n";
     std::ostringstream printed;

@@ -48,6 +48,8 @@ struct client {
     }
 };
 
+/// The line of wait_for's await, which ps shows as the task's await site.
+constexpr std::uint32_t wait_for_await_line = __LINE__ + 2;
 aio::awaitable<void> wait_for(aio::event& e) {
     co_await e.wait();
 }
@@ -105,7 +107,7 @@ AIO_TEST_CASE("start_monitor listens on 127.0.0.1, on the port that port 0 picke
     CHECK_FALSE(m.is_serving());
 }
 
-AIO_TEST_CASE("monitor: ps lists a task with its id, state, name, await and creation site") {
+AIO_TEST_CASE("monitor: ps lists a task with its id, state, name, await and its sites") {
     aio::monitor m = start_on_free_port();
     aio::event never;
     std::uint32_t line = __LINE__ + 1;
@@ -115,12 +117,14 @@ AIO_TEST_CASE("monitor: ps lists a task with its id, state, name, await and crea
 
     std::string ps = co_await c.ask("ps");
     CHECK(ps.starts_with("ID  STATE"));
+    CHECK(contains(ps, "  CALLED AT  "));
     std::string row = std::to_string(t.id()) + "  ";
     CHECK(contains(ps, "\n" + row));
     CHECK(contains(ps, "pending"));
     CHECK(contains(ps, "sleeper"));
     CHECK(contains(ps, "aio::event.wait"));
     CHECK(contains(ps, "monitor.cpp:" + std::to_string(line)));
+    CHECK(contains(ps, "monitor.cpp:" + std::to_string(wait_for_await_line)));
     CHECK(contains(ps, "main"));
     CHECK_FALSE(contains(ps, "aio.monitor")); // the monitor's own tasks are not shown
     CHECK(ps.ends_with("2 task(s)\n"));       // main and sleeper

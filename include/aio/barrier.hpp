@@ -40,8 +40,9 @@ public:
     /// broken) and gets cancelled_error. A task cancelled after the round completed but before
     /// it ran again gets cancelled_error too; the round still counted it.
     /// Errors: broken_barrier_error if the barrier is broken on arrival, or aborted or reset
-    /// while the task waits.
-    awaitable<std::size_t> wait() {
+    /// while the task waits. `where`: the caller's site, for the task's call stack (see
+    /// event::wait).
+    awaitable<std::size_t> wait(aio::source_location where = aio::source_location::current()) {
         if (broken_) {
             throw broken_barrier_error();
         }
@@ -50,6 +51,7 @@ public:
             co_return waiters_.grant_all();
         }
         detail::queued_waiter w(waiters_);
+        w.set_site(where);
         bool cancelled = co_await detail::park(w);
         detail::settle_wait(cancelled, w, [] {});
         if (w.refused()) {

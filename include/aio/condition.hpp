@@ -51,9 +51,13 @@ public:
     condition& operator=(const condition&) = delete;
 
     /// The lock's acquire (see lock::acquire).
-    awaitable<void> acquire() { return lock_.acquire(); }
+    awaitable<void> acquire(aio::source_location where = aio::source_location::current()) {
+        return lock_.acquire(where);
+    }
     /// The lock's scoped (see lock::scoped): a guard that releases the lock.
-    awaitable<lock::guard> scoped() { return lock_.scoped(); }
+    awaitable<lock::guard> scoped(aio::source_location where = aio::source_location::current()) {
+        return lock_.scoped(where);
+    }
     /// The lock's release (see lock::release).
     void release() { lock_.release(); }
     /// The lock's locked (see lock::locked).
@@ -68,11 +72,13 @@ public:
     /// the notification to the next waiter (as asyncio 3.13 does), so no notification is
     /// lost.
     /// Throws std::logic_error at once if the lock is not held.
-    awaitable<void> wait() {
+    /// `where`: the caller's site, for the task's call stack (see event::wait).
+    awaitable<void> wait(aio::source_location where = aio::source_location::current()) {
         require_locked("wait");
         bool cancelled = false;
         {
             detail::queued_waiter w(waiters_);
+            w.set_site(where);
             lock_.release();
             bool cancelled_here = co_await detail::park(w);
             try {
@@ -83,7 +89,7 @@ public:
         }
         for (;;) {
             try {
-                co_await lock_.acquire();
+                co_await lock_.acquire(where);
                 break;
             } catch (const cancelled_error&) {
                 cancelled = true;
@@ -101,11 +107,12 @@ public:
     /// GCC 12: bind a predicate lambda with non-trivial captures to a variable before passing
     /// it inside a co_await expression (see README).
     template <detail::wait_predicate Predicate>
-    awaitable<std::decay_t<std::invoke_result_t<Predicate&>>> wait_for(Predicate predicate) {
+    awaitable<std::decay_t<std::invoke_result_t<Predicate&>>>
+    wait_for(Predicate predicate, aio::source_location where = aio::source_location::current()) {
         require_locked("wait_for");
         auto result = predicate();
         while (!static_cast<bool>(result)) {
-            co_await wait();
+            co_await wait(where);
             result = predicate();
         }
         co_return result;

@@ -44,11 +44,14 @@ public:
     /// its executor) by the next set().
     /// Cancellation: throws cancelled_error, also when set() had already woken this waiter but
     /// it had not run again yet (asyncio behaves the same); the other waiters are unaffected.
-    awaitable<void> wait() {
+    /// `where` is the caller's site, shown in the task's call stack while it waits (leave it to
+    /// its default; every aio await that takes one does the same).
+    awaitable<void> wait(aio::source_location where = aio::source_location::current()) {
         if (set_) {
             co_return;
         }
         detail::queued_waiter w(waiters_);
+        w.set_site(where);
         bool cancelled = co_await detail::park(w);
         detail::settle_wait(cancelled, w, [] {});
     }

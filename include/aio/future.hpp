@@ -79,9 +79,10 @@ public:
     }
     std::size_t remove_done_callback(callback_id id) { return s_->remove_callback(id); }
 
-    /// An awaitable of the result (see the class comment).
-    awaitable<T> operator()() const {
-        return detail::await_value<T>(s_, detail::cancel_policy::cancel_awaited);
+    /// An awaitable of the result (see the class comment). `where`: the caller's site, for the
+    /// awaiting task's call stack (see aio::sleep).
+    awaitable<T> operator()(aio::source_location where = aio::source_location::current()) const {
+        return detail::await_value<T>(s_, detail::cancel_policy::cancel_awaited, where);
     }
 
     /// As a task handle (for gather, wait, shield), the way asyncio's Task is a Future.
@@ -100,7 +101,7 @@ private:
 
 /// asyncio.ensure_future for a future: the same state, seen as a task handle.
 template <class T>
-task<T> ensure_task(const future<T>& f) {
+task<T> ensure_task(const future<T>& f, aio::source_location = {}) {
     return f.as_task();
 }
 

@@ -130,13 +130,16 @@ inline outcome<std::monostate> outcome_of(const any_task& t) {
 }
 
 /// Waits for children as gather does: fail fast unless return_exceptions.
-inline awaitable<void> gather_wait(std::vector<state_base*> states, bool fail_fast) {
+/// `where`: the site of the public call, for the call stack (empty for the variadic forms).
+inline awaitable<void> gather_wait(std::vector<state_base*> states, bool fail_fast,
+                                   aio::source_location where = {}) {
     child_group::options opt;
     opt.stop_on_failure = fail_fast;
     opt.failure_includes_cancel = true;
     opt.on_cancel = child_group::cancel_policy::cancel_children;
     opt.what = "aio::gather";
     child_group g(std::move(states), opt);
+    g.set_site(where);
     co_await wait_for_group(g);
     if (fail_fast && g.first_failed() != nullptr) {
         g.first_failed()->rethrow_if_failed();
@@ -146,7 +149,7 @@ inline awaitable<void> gather_wait(std::vector<state_base*> states, bool fail_fa
 /// One handle per element, in range order: awaitables become tasks (moved out of the range,
 /// which is gather's own), handles are copied (a view keeps the handles it refers to).
 template <class Handles, detail::input_range R>
-Handles make_tasks(R& range) {
+Handles make_tasks(R& range, aio::source_location where) {
     using E = detail::range_value_t<R>;
     Handles tasks;
     if constexpr (detail::sized_range<R>) {
@@ -156,9 +159,9 @@ Handles make_tasks(R& range) {
         if constexpr (std::same_as<E, any_task>) {
             tasks.push_back(item);
         } else if constexpr (std::copy_constructible<E>) {
-            tasks.push_back(ensure_task(item));
+            tasks.push_back(ensure_task(item, where));
         } else {
-            tasks.push_back(ensure_task(std::move(item)));
+            tasks.push_back(ensure_task(std::move(item), where));
         }
     }
     return tasks;
@@ -166,20 +169,21 @@ Handles make_tasks(R& range) {
 
 /// gather's handles for a range it owns: a vector of the handles themselves is taken as it is.
 template <detail::input_range R>
-auto ensure_tasks(R& range) {
+auto ensure_tasks(R& range, aio::source_location where) {
     using E = detail::range_value_t<R>;
     using handles = std::vector<typename range_element<E>::handle>;
     if constexpr (std::same_as<R, handles>) {
         return std::move(range); // already gather's own handles: no copy, no touch of each task
     } else {
-        return make_tasks<handles>(range);
+        return make_tasks<handles>(range, where);
     }
 }
 
 template <class R>
-awaitable<std::vector<result_t<gathered_range_t<R>>>> gather_range(R range) {
-    auto tasks = ensure_tasks(range);
-    co_await gather_wait(states_of(tasks), true);
+awaitable<std::vector<result_t<gathered_range_t<R>>>> gather_range(R range,
+                                                                   aio::source_location where) {
+    auto tasks = ensure_tasks(range, where);
+    co_await gather_wait(states_of(tasks), true, where);
     std::vector<result_t<gathered_range_t<R>>> out;
     out.reserve(tasks.size());
     for (auto& t : tasks) {
@@ -190,9 +194,10 @@ awaitable<std::vector<result_t<gathered_range_t<R>>>> gather_range(R range) {
 }
 
 template <class R>
-awaitable<std::vector<outcome<result_t<gathered_range_t<R>>>>> gather_range_outcomes(R range) {
-    auto tasks = ensure_tasks(range);
-    co_await gather_wait(states_of(tasks), false);
+awaitable<std::vector<outcome<result_t<gathered_range_t<R>>>>>
+gather_range_outcomes(R range, aio::source_location where) {
+    auto tasks = ensure_tasks(range, where);
+    co_await gather_wait(states_of(tasks), false, where);
     std::vector<outcome<result_t<gathered_range_t<R>>>> out;
     out.reserve(tasks.size());
     for (auto& t : tasks) {
@@ -243,13 +248,17 @@ awaitable<std::tuple<outcome<result_t<gathered_t<Aws>>>...>> gather(return_excep
 /// (`gather(std::move(aws))`), as gather consumes them. A range of any_task (what all_tasks()
 /// returns) gives a std::monostate per task: only whether it succeeded is visible, its value
 /// stays in the task.
+/// `where`: the caller's site, for the call stack (see aio::sleep), and the creation site of the
+/// tasks made here from awaitables. The variadic forms above cannot take one (a defaulted
+/// parameter cannot follow a pack): their call stack line names aio::gather without a site,
+/// and their children's creation site is this header's.
 template <class R>
 requires gatherable_range<R> awaitable<std::vector<result_t<gathered_range_t<R>>>>
-gather(R&& range) {
+gather(R&& range, aio::source_location where = aio::source_location::current()) {
     static_assert(detail::ownable_range<R>,
                   "aio::gather: a range of awaitables is consumed; pass it as std::move(range)");
     if constexpr (detail::ownable_range<R>) {
-        return detail::gather_range(std::remove_cvref_t<R>(std::forward<R>(range)));
+        return detail::gather_range(std::remove_cvref_t<R>(std::forward<R>(range)), where);
     } else {
         return {};
     }
@@ -262,11 +271,12 @@ gather(R&& range) {
 /// all_tasks() without the current task.
 template <class R>
 requires gatherable_range<R> awaitable<std::vector<outcome<result_t<gathered_range_t<R>>>>>
-gather(return_exceptions_t, R&& range) {
+gather(return_exceptions_t, R&& range,
+       aio::source_location where = aio::source_location::current()) {
     static_assert(detail::ownable_range<R>,
                   "aio::gather: a range of awaitables is consumed; pass it as std::move(range)");
     if constexpr (detail::ownable_range<R>) {
-        return detail::gather_range_outcomes(std::remove_cvref_t<R>(std::forward<R>(range)));
+        return detail::gather_range_outcomes(std::remove_cvref_t<R>(std::forward<R>(range)), where);
     } else {
         return {};
     }

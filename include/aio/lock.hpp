@@ -36,14 +36,16 @@ public:
     /// Cancellation: throws cancelled_error and does not hold the lock. That includes a waiter
     /// that had just been handed the lock and was cancelled before it ran again: it passes the
     /// lock on to the next waiter (or frees it) before throwing, so a cancellation never leaks
-    /// the lock.
-    awaitable<void> acquire() { return permit_.acquire(); }
+    /// the lock. `where`: the caller's site, for the task's call stack (see event::wait).
+    awaitable<void> acquire(aio::source_location where = aio::source_location::current()) {
+        return permit_.acquire(where);
+    }
 
     /// Acquires like acquire() and returns a guard that releases the lock when it goes out of
     /// scope (the C++ form of `async with lock:`): on return, on exception and on cancellation
     /// alike. Cancellation while waiting: throws cancelled_error, no guard, lock not held.
-    awaitable<guard> scoped() {
-        co_await acquire();
+    awaitable<guard> scoped(aio::source_location where = aio::source_location::current()) {
+        co_await acquire(where);
         co_return guard(*this);
     }
 

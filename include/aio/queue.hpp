@@ -88,14 +88,15 @@ public:
     /// Returns at once, without suspending, when an item is available.
     /// Throws queue_shut_down once the queue is shut down and holds no item for this caller
     /// (at once, or by waking a parked get). Cancellation: throws cancelled_error and removes
-    /// no item (see the class comment).
-    awaitable<value_type> get() {
+    /// no item (see the class comment). `where`: the caller's site, for the task's call stack
+    /// (see event::wait; the same for put and join).
+    awaitable<value_type> get(aio::source_location where = aio::source_location::current()) {
         binding_.use("a queue");
         if (!item_available()) {
             if (shut_down_) {
                 throw queue_shut_down();
             }
-            co_await wait_in(getters_);
+            co_await wait_in(getters_, where);
         }
         co_return take_item();
     }
@@ -104,13 +105,14 @@ public:
     /// without suspending, when a slot is free. Throws queue_shut_down if the queue is shut
     /// down, at once or by waking a parked put. Cancellation: throws cancelled_error and
     /// inserts nothing. On either error the item is destroyed with the coroutine.
-    awaitable<void> put(value_type item) {
+    awaitable<void> put(value_type item,
+                        aio::source_location where = aio::source_location::current()) {
         binding_.use("a queue");
         if (shut_down_) {
             throw queue_shut_down();
         }
         if (!slot_available()) {
-            co_await wait_in(putters_);
+            co_await wait_in(putters_, where);
         }
         insert(std::move(item));
     }
@@ -165,12 +167,13 @@ public:
     /// already so. A woken join returns even if new items are put before it resumes.
     /// Cancellation: throws cancelled_error. Throws queue_shut_down if the queue is destroyed
     /// while it waits (shutdown() alone does not end a join: items left still need task_done).
-    awaitable<void> join() {
+    awaitable<void> join(aio::source_location where = aio::source_location::current()) {
         binding_.use("a queue");
         if (unfinished_ == 0) {
             co_return;
         }
         detail::queue_waiter w;
+        w.set_site(where);
         joiners_.push_back(w);
         bool cancelled = co_await detail::park(w);
         if (cancelled || w.reason() == detail::queue_wake::cancelled) {
@@ -254,8 +257,9 @@ private:
     /// Throws queue_shut_down, or cancelled_error after handing a promise it got to the next
     /// in line. After resuming it touches the queue only if granted: a waiter woken by the
     /// queue's destructor, or cancelled after it, must not.
-    awaitable<void> wait_in(detail::queue_line& line) {
+    awaitable<void> wait_in(detail::queue_line& line, aio::source_location where) {
         detail::queue_waiter w;
+        w.set_site(where);
         line.enter(w);
         bool cancelled = co_await detail::park(w);
         cancelled = cancelled || w.reason() == detail::queue_wake::cancelled;

@@ -42,12 +42,14 @@ public:
     /// Cancellation: throws cancelled_error and holds no permit. A waiter that had just been
     /// handed a permit and was cancelled before it ran again passes the permit on to the next
     /// waiter (or back to the count) before throwing: a cancellation never leaks a permit.
-    awaitable<void> acquire() {
+    /// `where`: the caller's site, for the task's call stack (see event::wait).
+    awaitable<void> acquire(aio::source_location where = aio::source_location::current()) {
         if (value_ > 0) {
             --value_;
             co_return;
         }
         detail::queued_waiter w(waiters_);
+        w.set_site(where);
         bool cancelled = co_await detail::park(w);
         detail::settle_wait(cancelled, w, [this] { release(); });
     }
@@ -55,8 +57,8 @@ public:
     /// Acquires like acquire() and returns a guard that releases the permit when it goes out of
     /// scope (`async with sem:`): on return, on exception and on cancellation alike.
     /// Cancellation while waiting: throws cancelled_error, no guard, no permit held.
-    awaitable<guard> scoped() {
-        co_await acquire();
+    awaitable<guard> scoped(aio::source_location where = aio::source_location::current()) {
+        co_await acquire(where);
         co_return guard(*this);
     }
 

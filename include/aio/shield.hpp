@@ -14,10 +14,14 @@ namespace aio {
 /// Cancellation of the caller: the await throws cancelled_error at once, and the inner task is
 /// NOT cancelled: it keeps running, kept alive by the loop (an error it ends with is reported
 /// unless someone awaits it). Errors of the inner task are rethrown.
+/// `where`: the caller's site, for the call stack (see aio::sleep); a task made here from an
+/// awaitable is created there too.
 template <gatherable Aw>
-awaitable<gathered_t<Aw>> shield(Aw aw) {
-    auto t = ensure_task(std::move(aw));
-    return detail::await_value<gathered_t<Aw>>(t.typed(), detail::cancel_policy::stop_waiting);
+awaitable<gathered_t<Aw>> shield(Aw aw,
+                                 aio::source_location where = aio::source_location::current()) {
+    auto t = ensure_task(std::move(aw), where);
+    return detail::await_value<gathered_t<Aw>>(t.typed(), detail::cancel_policy::stop_waiting,
+                                               where);
 }
 
 } // namespace aio

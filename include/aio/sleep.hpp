@@ -75,7 +75,7 @@ private:
 
 /// sleep's body. One park for every kind of sleep (yield, the loop's deadline, a timer
 /// elsewhere): each await in a coroutine is code that every file that sleeps compiles.
-inline awaitable<void> sleep_for(std::chrono::nanoseconds d) {
+inline awaitable<void> sleep_for(std::chrono::nanoseconds d, aio::source_location where) {
     loop_core* loop = running_loop;
     std::unique_ptr<elsewhere_sleeper> elsewhere; // on the heap: this frame stays small
     {
@@ -95,6 +95,7 @@ inline awaitable<void> sleep_for(std::chrono::nanoseconds d) {
     } else if (d > d.zero()) {
         s.start(loop->deadlines(), d);
     }
+    parked->set_site(where);
     park_operation op{parked, d <= d.zero(), elsewhere != nullptr};
     bool cancelled = co_await std::move(op);
     if (cancelled) {
@@ -107,9 +108,12 @@ inline awaitable<void> sleep_for(std::chrono::nanoseconds d) {
 /// the loop once (everything already queued runs first), as asyncio.sleep(0) does.
 /// Cancellation: throws cancelled_error at once (the timer is cancelled); a cancellation that
 /// arrives as the timer fires is still delivered here.
+/// `where`: the caller's site, shown in the task's call stack while it sleeps (leave it to its
+/// default; every aio await that takes one does the same).
 template <class Rep, class Period>
-awaitable<void> sleep(std::chrono::duration<Rep, Period> d) {
-    return detail::sleep_for(std::chrono::ceil<std::chrono::nanoseconds>(d));
+awaitable<void> sleep(std::chrono::duration<Rep, Period> d,
+                      aio::source_location where = aio::source_location::current()) {
+    return detail::sleep_for(std::chrono::ceil<std::chrono::nanoseconds>(d), where);
 }
 
 } // namespace aio

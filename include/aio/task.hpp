@@ -110,6 +110,19 @@ public:
         }
         return "Asio operation";
     }
+    /// Where the await a pending task is parked in was called: the caller's file, line and
+    /// function, as given by the await's `where` parameter (see aio::sleep). An empty site
+    /// (line 0) while the task runs, once done, in an Asio operation, or in an aio await that
+    /// takes no site (the variadic gather, an await inside aio that the caller did not make).
+    aio::source_location await_site() const noexcept {
+        if (!s_->is_task() || s_->done() || s_->running()) {
+            return {};
+        }
+        if (const detail::waiter* w = s_->parked()) {
+            return w->site();
+        }
+        return {};
+    }
 
     /// Calls fn(task) on the loop soon after the task is done (scheduled at once if it is done
     /// already; never called inside this call).
@@ -123,8 +136,9 @@ public:
 
     /// Waits for the task to end, without taking its result or exception; throws
     /// cancelled_error if the awaiting task is cancelled meanwhile (the awaited task is not).
-    awaitable<void> wait_done() const {
-        return detail::wait_done(s_, detail::cancel_policy::stop_waiting);
+    /// `where`: the caller's site, for the awaiting task's call stack (see aio::sleep).
+    awaitable<void> wait_done(aio::source_location where = aio::source_location::current()) const {
+        return detail::wait_done(s_, detail::cancel_policy::stop_waiting, where);
     }
 
     explicit operator bool() const noexcept { return static_cast<bool>(s_); }
@@ -155,9 +169,10 @@ public:
 
     task() noexcept = default;
 
-    /// An awaitable of the task's result (see the class comment).
-    awaitable<T> operator()() const {
-        return detail::await_value<T>(typed(), detail::cancel_policy::cancel_awaited);
+    /// An awaitable of the task's result (see the class comment). `where`: the caller's site,
+    /// for the awaiting task's call stack (see aio::sleep).
+    awaitable<T> operator()(aio::source_location where = aio::source_location::current()) const {
+        return detail::await_value<T>(typed(), detail::cancel_policy::cancel_awaited, where);
     }
 
     /// The result of a done task (asyncio Task.result): the value, or the exception rethrown.
@@ -208,9 +223,10 @@ auto create_task(F f, std::string name = {},
                                          std::move(name), created_at));
 }
 
-/// asyncio.ensure_future: a task stays itself; an awaitable becomes a new task.
+/// asyncio.ensure_future: a task stays itself; an awaitable becomes a new task, created at
+/// `created_at` (the caller's site by default).
 template <class T>
-task<T> ensure_task(task<T> t) {
+task<T> ensure_task(task<T> t, aio::source_location = {}) {
     return t;
 }
 template <class T>

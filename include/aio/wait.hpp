@@ -73,10 +73,12 @@ void drop_repeats(std::vector<task<T>>& tasks) {
 /// first appears). Cancels nothing and raises nothing on timeout: the results and exceptions
 /// stay in the tasks. Cancellation of the caller: stops waiting at once (the tasks are left
 /// alone) and throws cancelled_error. Error: an empty `tasks` throws std::invalid_argument
-/// when awaited (asyncio raises ValueError).
+/// when awaited (asyncio raises ValueError). `where`: the caller's site, for the call stack
+/// (see aio::sleep; the same for the functions below).
 template <class T, class Rep = long, class Period = std::ratio<1>>
 awaitable<wait_result<T>> wait(std::vector<task<T>> tasks, return_when when = all_completed,
-                               std::optional<std::chrono::duration<Rep, Period>> timeout = {}) {
+                               std::optional<std::chrono::duration<Rep, Period>> timeout = {},
+                               aio::source_location where = aio::source_location::current()) {
     if (tasks.empty()) {
         throw std::invalid_argument("aio::wait: the set of tasks is empty");
     }
@@ -87,6 +89,7 @@ awaitable<wait_result<T>> wait(std::vector<task<T>> tasks, return_when when = al
     opt.on_cancel = detail::child_group::cancel_policy::stop_waiting;
     opt.what = "aio::wait";
     detail::child_group g(detail::states_of(tasks), opt);
+    g.set_site(where);
     {
         std::optional<detail::deadline> dl;
         if (timeout) {
@@ -105,9 +108,10 @@ awaitable<wait_result<T>> wait(std::vector<task<T>> tasks, return_when when = al
 /// wait(tasks, when, timeout) with a duration given directly.
 template <class T, class Rep, class Period>
 awaitable<wait_result<T>> wait(std::vector<task<T>> tasks, return_when when,
-                               std::chrono::duration<Rep, Period> timeout) {
+                               std::chrono::duration<Rep, Period> timeout,
+                               aio::source_location where = aio::source_location::current()) {
     return wait<T, Rep, Period>(std::move(tasks), when,
-                                std::optional<std::chrono::duration<Rep, Period>>(timeout));
+                                std::optional<std::chrono::duration<Rep, Period>>(timeout), where);
 }
 
 namespace detail {
@@ -120,14 +124,14 @@ requires(!gatherable<F>) struct work_value<F> {
     using type = awaitable_value_t<std::invoke_result_t<F&>>;
 };
 
-/// The work as a task. A task or future is used as it is (both are also callables returning an
-/// awaitable, which would wrap them in a task of their own).
+/// The work as a task (created at `where`). A task or future is used as it is (both are also
+/// callables returning an awaitable, which would wrap them in a task of their own).
 template <class W>
-auto work_task(W&& work) {
+auto work_task(W&& work, aio::source_location where) {
     if constexpr (gatherable<W>) {
-        return ensure_task(std::forward<W>(work));
+        return ensure_task(std::forward<W>(work), where);
     } else {
-        return create_task(std::forward<W>(work));
+        return create_task(std::forward<W>(work), {}, where);
     }
 }
 } // namespace detail
@@ -148,16 +152,21 @@ using work_value_t = typename detail::work_value<std::remove_cvref_t<W>>::type;
 /// starts (its body does not run) and timeout_error is thrown; a task or future already done
 /// gives its result; one still running is cancelled and waited for as on expiry.
 /// Cancellation of the caller: cancels the work, waits for it, and throws cancelled_error.
+/// `where`: the caller's site, for the call stack (see aio::sleep), and the creation site of a
+/// task made here from the work.
 template <timed_work W>
-awaitable<work_value_t<W>> timeout_at(std::chrono::steady_clock::time_point when, W work) {
+awaitable<work_value_t<W>>
+timeout_at(std::chrono::steady_clock::time_point when, W work,
+           aio::source_location where = aio::source_location::current()) {
     using T = work_value_t<W>;
-    task<T> t = detail::work_task(std::move(work));
+    task<T> t = detail::work_task(std::move(work), where);
     bool deadline_cancelled = false;
     {
         detail::child_group::options opt;
         opt.on_cancel = detail::child_group::cancel_policy::cancel_children;
         opt.what = "aio::timeout / wait_for";
         detail::child_group g(std::vector<detail::state_base*>{&t.state()}, opt);
+        g.set_site(where);
         std::optional<detail::deadline> dl;
         if (when <= std::chrono::steady_clock::now()) {
             g.expire(true); // before the loop runs the work: if not started, it never starts
@@ -181,16 +190,18 @@ awaitable<work_value_t<W>> timeout_at(std::chrono::steady_clock::time_point when
 /// asyncio.timeout: timeout_at(now + d, work). A zero or negative `d` does not start the work
 /// (`async with asyncio.timeout(0)` runs the block up to its first suspension).
 template <timed_work W, class Rep, class Period>
-awaitable<work_value_t<W>> timeout(std::chrono::duration<Rep, Period> d, W work) {
+awaitable<work_value_t<W>> timeout(std::chrono::duration<Rep, Period> d, W work,
+                                   aio::source_location where = aio::source_location::current()) {
     return timeout_at(std::chrono::steady_clock::now() +
                           std::chrono::ceil<std::chrono::steady_clock::duration>(d),
-                      std::move(work));
+                      std::move(work), where);
 }
 
 /// asyncio.wait_for: the same as timeout(d, work), with asyncio's argument order.
 template <timed_work W, class Rep, class Period>
-awaitable<work_value_t<W>> wait_for(W work, std::chrono::duration<Rep, Period> d) {
-    return timeout(d, std::move(work));
+awaitable<work_value_t<W>> wait_for(W work, std::chrono::duration<Rep, Period> d,
+                                    aio::source_location where = aio::source_location::current()) {
+    return timeout(d, std::move(work), where);
 }
 
 } // namespace aio

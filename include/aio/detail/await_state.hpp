@@ -49,9 +49,11 @@ private:
 
 /// Waits until `s` is done (without taking its result). If the awaiting task is cancelled
 /// while parked, `policy` says what happens to `s`, and the await throws cancelled_error.
+/// `where` is the site of the public await, for the task's call stack.
 /// Throws std::logic_error when the awaiting task and the awaited one are the same (it would
 /// wait for itself forever; asyncio raises RuntimeError) or belong to different loops.
-inline awaitable<void> wait_done(ref<state_base> s, cancel_policy policy) {
+inline awaitable<void> wait_done(ref<state_base> s, cancel_policy policy,
+                                 aio::source_location where = {}) {
     if (s->done()) {
         co_return;
     }
@@ -61,6 +63,7 @@ inline awaitable<void> wait_done(ref<state_base> s, cancel_policy policy) {
     }
     auto cs = co_await boost::asio::this_coro::cancellation_state;
     state_waiter w(*s, policy);
+    w.set_site(where);
     s->add_waiter(w);
     if (cs.cancelled() != boost::asio::cancellation_type::none) {
         // Cancelled before it could park (say, the task cancelled itself): as if cancelled while
@@ -82,9 +85,9 @@ inline awaitable<void> wait_done(ref<state_base> s, cancel_policy policy) {
 
 /// Awaits a state's result: the value, or its exception rethrown.
 template <class T>
-awaitable<T> await_value(ref<state<T>> s, cancel_policy policy) {
+awaitable<T> await_value(ref<state<T>> s, cancel_policy policy, aio::source_location where = {}) {
     if (!s->done()) {
-        co_await wait_done(s, policy);
+        co_await wait_done(s, policy, where);
     }
     if constexpr (std::is_void_v<T>) {
         s->rethrow_if_failed();

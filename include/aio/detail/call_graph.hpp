@@ -59,7 +59,7 @@ Graph capture_node(state_base& s, std::vector<state_base*>& path) {
     if (!s.done()) {
         std::string_view doing = activity_of(g.task);
         if (!doing.empty()) {
-            g.call_stack.push_back(Entry{std::string(doing), {}});
+            g.call_stack.push_back(Entry{std::string(doing), g.task.await_site()});
         }
         g.stack_frames = s.stack_frames();
     }

@@ -89,8 +89,8 @@ public:
 
     static constexpr std::string_view help_text =
         "Commands, one per line:\n"
-        "  ps           the pending tasks: id, state, name, the await each is parked in, where\n"
-        "               it was created\n"
+        "  ps           the pending tasks: id, state, name, the await each is parked in and\n"
+        "               where it was called, where the task was created\n"
         "  where ID     the call graph of task ID: its await, the tasks awaiting it\n"
         "  cancel ID    cancels task ID (any_task::cancel)\n"
         "  signal NAME  sends signal NAME (USR1 or SIGUSR1, HUP, TERM, ...) to this process\n"
@@ -126,8 +126,8 @@ private:
         return what.empty() ? "running" : std::string(what);
     }
 
-    static std::string site(const any_task& t) {
-        aio::source_location at = t.created_at();
+    /// "file:line" (the file without its directories), or "-" for an unknown site.
+    static std::string site(aio::source_location at) {
         if (at.line() == 0) {
             return "-";
         }
@@ -141,9 +141,10 @@ private:
     std::string ps() const {
         std::vector<any_task> all = tasks();
         std::vector<std::vector<std::string>> rows;
-        rows.push_back({"ID", "STATE", "NAME", "WAITING ON", "CREATED AT"});
+        rows.push_back({"ID", "STATE", "NAME", "WAITING ON", "CALLED AT", "CREATED AT"});
         for (const any_task& t : all) {
-            rows.push_back({std::to_string(t.id()), state_of(t), t.name(), doing(t), site(t)});
+            rows.push_back({std::to_string(t.id()), state_of(t), t.name(), doing(t),
+                            site(t.await_site()), site(t.created_at())});
         }
         std::string out = table(rows);
         out += std::to_string(all.size()) + " task(s)\n";

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <aio/detail/asio_compat.hpp>
+#include <aio/detail/source_location.hpp>
 #include <aio/detail/task_executor.hpp>
 #include <aio/error.hpp>
 
@@ -207,6 +208,11 @@ public:
     /// diagnostics: each kind of await names itself.
     virtual const char* what() const noexcept = 0;
 
+    /// Where the aio await parked here was called (the caller's `where` argument), or an empty
+    /// site (line 0) for an await that does not take one. For diagnostics: a task's call stack.
+    aio::source_location site() const noexcept { return site_; }
+    void set_site(aio::source_location where) noexcept { site_ = where; }
+
     /// The task whose coroutine is parked here (in its own stack or another stack running on
     /// its executor), or nullptr when not parked or parked outside any task.
     parking_spot* parked_task() const noexcept { return state_ == phase::idle ? nullptr : spot_; }
@@ -378,6 +384,7 @@ private:
 
     alignas(void*) unsigned char storage_[sizeof(void*) * 2];
     act_fn act_ = nullptr;
+    aio::source_location site_;
     ready_queue* queue_ = nullptr;
     parking_spot* spot_ = nullptr; // the task running the parked coroutine, if any
     phase state_ = phase::idle;

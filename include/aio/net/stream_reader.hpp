@@ -67,6 +67,9 @@ private:
 /// received stay in the reader for the next read. Errors: a connection reset by the peer (or
 /// any socket error) throws boost::system::system_error, for this read and every later one.
 /// Two tasks reading one stream at once: the second read throws std::logic_error.
+///
+/// Each read's last parameter, `where`, is the caller's site, shown in the task's call stack
+/// while the read waits (leave it to its default, as for every aio await; see aio::sleep).
 class stream_reader {
 public:
     stream_reader() = default;
@@ -75,7 +78,8 @@ public:
     /// Up to n bytes (asyncio's read(n)): what is buffered, else waits for the next bytes to
     /// arrive. Empty at EOF. With n < 0 (the default), reads to EOF and returns everything
     /// (memory grows with what the peer sends: prefer a bounded read for untrusted peers).
-    awaitable<std::string> read(std::ptrdiff_t n = -1) {
+    awaitable<std::string> read(std::ptrdiff_t n = -1,
+                                aio::source_location where = aio::source_location::current()) {
         detail::transport& t = *t_;
         read_claim claim(t, "read");
         rethrow_if_failed(t);
@@ -84,7 +88,7 @@ public:
         }
         if (n < 0) {
             while (!t.eof()) {
-                detail::io_waiter w;
+                detail::io_waiter w(where);
                 bool cancelled = co_await t.receive(w);
                 after_receive(t, cancelled);
             }
@@ -93,7 +97,7 @@ public:
             co_return all;
         }
         if (t.buffer().empty() && !t.eof()) {
-            detail::io_waiter w;
+            detail::io_waiter w(where);
             bool cancelled = co_await t.receive(w);
             after_receive(t, cancelled);
         }
@@ -104,14 +108,14 @@ public:
     /// or an empty string. A line longer than limit(): throws limit_overrun_error and drops the
     /// line (up to and including its "\n" if it arrived, else everything buffered), so the
     /// next readline starts on a fresh line.
-    awaitable<std::string> readline() {
+    awaitable<std::string> readline(aio::source_location where = aio::source_location::current()) {
         detail::transport& t = *t_;
         read_claim claim(t, "readline");
         std::string line;
         std::optional<limit_overrun_error> overrun;
         separators newline(std::string("\n"));
         try {
-            line = co_await until(t, std::move(newline));
+            line = co_await until(t, std::move(newline), where);
         } catch (const incomplete_read_error& e) {
             line = e.partial();
         } catch (const limit_overrun_error& e) {
@@ -131,7 +135,8 @@ public:
 
     /// Exactly n bytes (asyncio's readexactly). The stream ends first: throws
     /// incomplete_read_error with what was read (consumed). n may exceed limit().
-    awaitable<std::string> readexactly(std::size_t n) {
+    awaitable<std::string>
+    readexactly(std::size_t n, aio::source_location where = aio::source_location::current()) {
         detail::transport& t = *t_;
         read_claim claim(t, "readexactly");
         rethrow_if_failed(t);
@@ -141,7 +146,7 @@ public:
                 t.buffer().clear();
                 throw incomplete_read_error(std::move(partial), n);
             }
-            detail::io_waiter w;
+            detail::io_waiter w(where);
             bool cancelled = co_await t.receive(w);
             after_receive(t, cancelled);
         }
@@ -153,23 +158,25 @@ public:
     /// limit() bytes of data (the separator itself does not count): throws
     /// limit_overrun_error and leaves the data in the reader. An empty separator: throws
     /// std::invalid_argument.
-    awaitable<std::string> readuntil(std::string separator = "\n") {
+    awaitable<std::string> readuntil(std::string separator = "\n",
+                                     aio::source_location where = aio::source_location::current()) {
         detail::transport& t = *t_;
         read_claim claim(t, "readuntil");
         // The separators are built outside the co_await: GCC 12 mishandles a braced temporary
         // of class type inside one (and a throw through `co_return co_await` crashed it here).
         separators seps(std::move(separator));
-        std::string chunk = co_await until(t, std::move(seps));
+        std::string chunk = co_await until(t, std::move(seps), where);
         co_return chunk;
     }
 
     /// readuntil with several separators (Python 3.13): stops at whichever ends first in the
     /// stream.
-    awaitable<std::string> readuntil(std::vector<std::string> any_of) {
+    awaitable<std::string> readuntil(std::vector<std::string> any_of,
+                                     aio::source_location where = aio::source_location::current()) {
         detail::transport& t = *t_;
         read_claim claim(t, "readuntil");
         separators seps(std::move(any_of));
-        std::string chunk = co_await until(t, std::move(seps));
+        std::string chunk = co_await until(t, std::move(seps), where);
         co_return chunk;
     }
 
@@ -207,7 +214,7 @@ public:
     /// socket at most, capped like every read, so a parser bounds memory by consuming.
     /// Cancellation: throws cancelled_error; what arrived stays buffered. Errors: throws the
     /// connection's error, as every read does.
-    awaitable<std::size_t> fill() {
+    awaitable<std::size_t> fill(aio::source_location where = aio::source_location::current()) {
         detail::transport& t = *t_;
         read_claim claim(t, "fill");
         rethrow_if_failed(t);
@@ -215,7 +222,7 @@ public:
             co_return 0;
         }
         std::size_t before = t.buffer().size();
-        detail::io_waiter w;
+        detail::io_waiter w(where);
         bool cancelled = co_await t.receive(w);
         after_receive(t, cancelled);
         co_return t.buffer().size() - before;
@@ -277,7 +284,7 @@ private:
 
     /// Getting more from the socket, written out where it is needed (a coroutine of its own
     /// would cost a frame per read):
-    ///   detail::io_waiter w;
+    ///   detail::io_waiter w(where);
     ///   bool cancelled = co_await t.receive(w);
     ///   after_receive(t, cancelled);
     /// The buffer then holds more bytes, or eof() is set; the connection's error is thrown.
@@ -289,7 +296,8 @@ private:
     }
 
     /// readuntil's search, as CPython's: from `offset`, the earliest end of any separator.
-    static awaitable<std::string> until(detail::transport& t, separators seps) {
+    static awaitable<std::string> until(detail::transport& t, separators seps,
+                                        aio::source_location where) {
         rethrow_if_failed(t);
         std::size_t offset = 0;
         std::size_t match_start = 0;
@@ -322,7 +330,7 @@ private:
                 t.buffer().clear();
                 throw incomplete_read_error(std::move(partial), std::nullopt);
             }
-            detail::io_waiter w;
+            detail::io_waiter w(where);
             bool cancelled = co_await t.receive(w);
             after_receive(t, cancelled);
         }

@@ -34,7 +34,8 @@ struct stream_access;
 /// Errors: once the connection is lost (reset by the peer, a failed send), write(), drain() and
 /// wait_closed() throw boost::system::system_error with the cause; asyncio's write() drops the
 /// data silently instead. Cancellation of drain() or wait_closed(): throws cancelled_error;
-/// the buffered data stays queued and is still sent.
+/// the buffered data stays queued and is still sent. drain()'s `where` is the caller's site,
+/// for the task's call stack (see aio::sleep).
 class stream_writer {
 public:
     stream_writer() = default;
@@ -59,11 +60,11 @@ public:
     /// returns at once otherwise (asyncio's drain). Any number of tasks may drain at once.
     /// Throws the connection's error if it is lost (before or while waiting). Cancellation:
     /// throws cancelled_error; nothing buffered is dropped.
-    awaitable<void> drain() {
+    awaitable<void> drain(aio::source_location where = aio::source_location::current()) {
         detail::transport& t = *t_;
         rethrow_if_failed(t);
         if (t.paused()) {
-            detail::io_waiter w;
+            detail::io_waiter w(where);
             bool cancelled = co_await t.wait_drained(w);
             if (cancelled) {
                 throw cancelled_error();

@@ -43,6 +43,8 @@ using stream_socket = boost::asio::generic::stream_protocol::socket;
 class io_waiter final : public waiter, public list_hook {
 public:
     io_waiter() = default;
+    /// A waiter for an await called at `where` (shown in the task's call stack).
+    explicit io_waiter(aio::source_location where) noexcept { set_site(where); }
     ~io_waiter() {
         if (slot_ != nullptr && *slot_ == this) {
             *slot_ = nullptr;
