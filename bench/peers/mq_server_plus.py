@@ -12,6 +12,7 @@ import sys
 from collections import deque
 
 MAX_BACKLOG = 10_000
+MAX_BATCH = 1024  # the most frames a send task waits to gather
 
 
 async def read_msg(reader):
@@ -85,6 +86,15 @@ class Broker:
         try:
             while (data := await q.get()) is not None:
                 batch = [data]
+                # While the queue grows, more is coming for this client in the same turn of
+                # the loop: yield until it has not grown for two turns, then send it all at once.
+                seen, unchanged = 0, 0
+                while not q.empty() and q.qsize() < MAX_BATCH and unchanged < 2:
+                    if q.qsize() > seen:
+                        seen, unchanged = q.qsize(), 0
+                    else:
+                        unchanged += 1
+                    await asyncio.sleep(0)
                 while not q.empty():  # what came meanwhile goes out with it
                     data = q.get_nowait()
                     if data is None:
