@@ -1,9 +1,9 @@
 """The improved message broker in Python asyncio (the book's mq_server_plus.py), written to the
 same design as examples/mq_server_plus.cpp so that bench/mq_load measures the two side by side:
-a send queue and a send task per client (what is queued goes out in one writelines and one
-drain),
-a bounded queue (10) and a sender task per channel, a subscriber whose send queue reaches
---max-backlog disconnected, no line per message.
+a send queue and a send task per client (it yields while its queue grows, then what is queued
+goes out in one writelines and one drain), a bounded queue (10) and a sender task per channel
+(a publisher's put goes in at once when there is room), payload frames passed on as they came,
+a subscriber whose send queue reaches --max-backlog disconnected, no line per message.
 
     python3 mq_server_plus.py PORT [--uvloop]
 """
@@ -20,8 +20,10 @@ async def read_msg(reader):
     return await reader.readexactly(size)
 
 
-def frame(data):
-    return len(data).to_bytes(4, 'big') + data
+async def read_frame(reader):
+    """The next frame whole, header included: a payload frame is passed on unchanged."""
+    header = await reader.readexactly(4)
+    return header + await reader.readexactly(int.from_bytes(header, 'big'))
 
 
 class Client:
@@ -63,8 +65,12 @@ class Broker:
             subscribed.has_subscribers.set()
             send_task = asyncio.create_task(self.send_client(me))
             while channel_name := await read_msg(reader):
-                data = await read_msg(reader)
-                await self.channel(channel_name).messages.put(data)
+                payload_frame = await read_frame(reader)
+                q = self.channel(channel_name).messages
+                if q.full():
+                    await q.put(payload_frame)
+                else:
+                    q.put_nowait(payload_frame)
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
@@ -108,10 +114,9 @@ class Broker:
 
     async def chan_sender(self, ch):
         while True:
-            msg = await ch.messages.get()
+            f = await ch.messages.get()  # a payload frame, passed on as it came
             while not ch.subscribers:
                 await ch.has_subscribers.wait()
-            f = frame(msg)
             if ch.queue_mode:
                 ch.subscribers.rotate()
                 self.deliver(ch.subscribers[0], f)
