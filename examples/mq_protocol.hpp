@@ -40,21 +40,70 @@ public:
                              " bytes was declared, above the maximum of " + std::to_string(max)) {}
 };
 
+/// The length a frame's 4-byte header declares.
+inline std::uint32_t declared_size(std::string_view header) {
+    std::uint32_t size = 0;
+    for (unsigned char byte : header.substr(0, 4)) {
+        size = size << 8 | byte;
+    }
+    return size;
+}
+
+/// A frame the reader holds whole already, taken from its buffer without waiting (with its
+/// header if `with_header`), or nothing when the buffer has less than one frame. Throws
+/// frame_too_large for a header that declares more than `max`.
+inline std::optional<std::string> take_buffered(aio::stream_reader& reader, std::size_t max,
+                                                bool with_header) {
+    std::string_view buffered = reader.buffered();
+    if (buffered.size() < 4) {
+        return std::nullopt;
+    }
+    std::uint32_t size = declared_size(buffered);
+    if (size > max) {
+        throw frame_too_large(size, max);
+    }
+    if (buffered.size() - 4 < size) {
+        return std::nullopt;
+    }
+    std::string out(buffered.substr(with_header ? 0 : 4, with_header ? 4 + size : size));
+    reader.consume(4 + size);
+    return out;
+}
+
 /// read_msg: the next frame's bytes. Throws aio::incomplete_read_error on EOF (at a frame
 /// boundary its partial() is empty: a clean disconnect; otherwise the frame was cut off),
 /// frame_too_large past `max`, the connection's error if it is lost. Cancellation: throws
-/// cancelled_error; the bytes of a frame begun stay in the reader.
+/// cancelled_error; the bytes of a frame begun stay in the reader. A frame already received
+/// whole is taken from the reader's buffer at once.
 inline aio::awaitable<std::string> read_msg(aio::stream_reader& reader,
                                             std::size_t max = default_max_frame) {
-    std::string header = co_await reader.readexactly(4);
-    std::uint32_t size = 0;
-    for (unsigned char byte : header) {
-        size = size << 8 | byte;
+    if (std::optional<std::string> msg = take_buffered(reader, max, false)) {
+        co_return std::move(*msg);
     }
+    std::string header = co_await reader.readexactly(4);
+    std::uint32_t size = declared_size(header);
     if (size > max) {
         throw frame_too_large(size, max);
     }
     co_return co_await reader.readexactly(size);
+}
+
+/// read_frame: the next frame whole, its header included - what a broker passes on unchanged
+/// (a payload frame goes to the subscribers as it came, with no new frame to build). Errors
+/// and cancellation: as read_msg.
+inline aio::awaitable<std::string> read_frame(aio::stream_reader& reader,
+                                              std::size_t max = default_max_frame) {
+    if (std::optional<std::string> f = take_buffered(reader, max, true)) {
+        co_return std::move(*f);
+    }
+    std::string f = co_await reader.readexactly(4);
+    std::uint32_t size = declared_size(f);
+    if (size > max) {
+        throw frame_too_large(size, max);
+    }
+    std::string body = co_await reader.readexactly(size);
+    f += body;
+    co_return f;
 }
 
 /// The frame of `data`: its length, big-endian, then the bytes.

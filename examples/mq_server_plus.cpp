@@ -45,6 +45,9 @@
 
 namespace {
 
+/// The most frames a client's send task waits to gather before it sends.
+constexpr std::size_t max_batch = 1024;
+
 using frame_ptr =
     std::shared_ptr<const std::string>; // one framed message, shared by its subscribers
 
@@ -109,8 +112,11 @@ public:
                 if (channel_name.empty()) {
                     break; // the client ends its session
                 }
-                std::string data = co_await mq::read_msg(reader, s_.max_frame);
-                co_await publish(channel_name, std::move(data));
+                // The payload's frame as it came: the subscribers get it unchanged.
+                std::string payload = co_await mq::read_frame(reader, s_.max_frame);
+                if (!publish_now(channel_name, payload)) {
+                    co_await publish(channel_name, std::move(payload)); // the queue is full
+                }
             }
         } catch (const aio::cancelled_error&) {
             stopped = true;
@@ -184,6 +190,22 @@ private:
         try {
             for (;;) {
                 batch.push_back(co_await c->send_queue.get());
+                // While the queue grows, the loop has more for this client in the same turn (a
+                // channel's sender hands on a publisher's buffered messages ten at a time, its
+                // queue's size): yield until it stops growing, then send it all in one system
+                // call instead of one per ten messages.
+                std::size_t seen = 0;
+                int turns_unchanged = 0;
+                while (!c->send_queue.empty() && c->send_queue.size() < max_batch &&
+                       turns_unchanged < 2) {
+                    if (c->send_queue.size() > seen) {
+                        seen = c->send_queue.size();
+                        turns_unchanged = 0;
+                    } else {
+                        ++turns_unchanged;
+                    }
+                    co_await aio::sleep(std::chrono::seconds(0));
+                }
                 while (!c->send_queue.empty()) { // what came meanwhile goes out with it
                     batch.push_back(c->send_queue.get_nowait());
                 }
@@ -202,17 +224,39 @@ private:
         }
     }
 
-    /// A publisher's message: into its channel's queue, waiting while the queue is full. A
-    /// channel nobody subscribes to does not exist, and the message is dropped (as mq_server
-    /// and the book's first broker do).
-    aio::awaitable<void> publish(const std::string& name, std::string data) {
+    /// A publisher's message (its payload frame) into its channel's queue if there is room now
+    /// (moved from `payload`), or dropped if nobody subscribes to the channel: true. False if
+    /// the queue is full (publish waits for room).
+    bool publish_now(const std::string& name, std::string& payload) {
+        auto it = channels_.find(name);
+        if (it == channels_.end()) {
+            return true;
+        }
+        aio::queue<std::string>& q = it->second->messages;
+        if (q.full()) {
+            return false;
+        }
+        try {
+            q.put_nowait(std::move(payload)); // leaves `payload` as it is when it throws
+        } catch (const aio::queue_full&) {
+            return false; // the free slots are promised to publishers that waited
+        } catch (const aio::queue_shut_down&) {
+            // its last subscriber left: dropped
+        }
+        return true;
+    }
+
+    /// A publisher's message (its payload frame): into its channel's queue, waiting while the
+    /// queue is full. A channel nobody subscribes to does not exist, and the message is dropped
+    /// (as mq_server and the book's first broker do).
+    aio::awaitable<void> publish(const std::string& name, std::string payload) {
         auto it = channels_.find(name);
         if (it == channels_.end()) {
             co_return;
         }
         channel_ptr ch = it->second; // kept while the put waits
         try {
-            co_await ch->messages.put(std::move(data));
+            co_await ch->messages.put(std::move(payload));
         } catch (const aio::queue_shut_down&) {
             // its last subscriber left meanwhile: dropped
         }
@@ -223,51 +267,67 @@ private:
     /// is empty.
     aio::awaitable<void> chan_sender(channel_ptr owner) {
         channel& ch = *owner;
+        std::vector<client_ptr> too_slow;
         try {
             for (;;) {
-                std::string msg = co_await ch.messages.get();
+                std::string payload_frame = co_await ch.messages.get();
                 if (ch.subscribers.empty()) {
                     continue; // they all left: nobody to hand it to
                 }
-                auto f = std::make_shared<const std::string>(mq::frame(msg));
+                auto f = std::make_shared<const std::string>(std::move(payload_frame));
                 if (ch.queue_mode) {
                     // deque.rotate(): the last subscriber comes first and gets this one
                     ch.subscribers.push_front(std::move(ch.subscribers.back()));
                     ch.subscribers.pop_back();
-                    deliver(ch.subscribers.front(), f);
+                    if (!offer(*ch.subscribers.front(), f)) {
+                        too_slow.push_back(ch.subscribers.front());
+                    }
                 } else {
-                    std::vector<client_ptr> to(ch.subscribers.begin(), ch.subscribers.end());
-                    for (const client_ptr& c : to) {
-                        deliver(c, f);
+                    for (const client_ptr& c : ch.subscribers) {
+                        if (!offer(*c, f)) {
+                            too_slow.push_back(c);
+                        }
                     }
                 }
+                for (const client_ptr& c : too_slow) {
+                    drop(*c); // after the loop: it takes the client out of the subscribers
+                }
+                too_slow.clear();
             }
         } catch (const aio::queue_shut_down&) {
             // the broker stops; every message was handed on
         }
     }
 
-    /// Queues `f` for `c`, or disconnects `c` if its queue is full.
-    void deliver(client_ptr c, const frame_ptr& f) {
-        if (c->dropped) {
+    /// Queues `f` for `c`; false if `c` is too slow (its queue is full: drop it).
+    static bool offer(client& c, const frame_ptr& f) {
+        if (c.dropped) {
+            return true;
+        }
+        if (c.send_queue.full()) {
+            return false;
+        }
+        c.send_queue.put_nowait(f);
+        return true;
+    }
+
+    /// Disconnects a subscriber too slow to take what is sent to it.
+    void drop(client& c) {
+        if (c.dropped) {
             return;
         }
-        if (!c->send_queue.full()) {
-            c->send_queue.put_nowait(f);
-            return;
-        }
-        print("Remote " + c->peer + " is too slow (" + std::to_string(c->send_queue.size()) +
+        print("Remote " + c.peer + " is too slow (" + std::to_string(c.send_queue.size()) +
               " messages waiting): disconnected");
-        c->dropped = true;
+        c.dropped = true;
         std::vector<std::string> names;
         for (auto& [name, ch] : channels_) {
             names.push_back(name);
         }
         for (const std::string& name : names) {
-            unsubscribe(*c, name);
+            unsubscribe(c, name);
         }
-        c->send_queue.shutdown(true);
-        c->writer.abort(); // its session's read fails, and it ends
+        c.send_queue.shutdown(true);
+        c.writer.abort(); // its session's read fails, and it ends
     }
 
     /// A channel exists while it has subscribers: the first one makes it.

@@ -1,9 +1,9 @@
 """The improved message broker in Python asyncio (the book's mq_server_plus.py), written to the
 same design as examples/mq_server_plus.cpp so that bench/mq_load measures the two side by side:
-a send queue and a send task per client (what is queued goes out in one writelines and one
-drain),
-a bounded queue (10) and a sender task per channel, a subscriber whose send queue reaches
---max-backlog disconnected, no line per message.
+a send queue and a send task per client (it yields while its queue grows, then what is queued
+goes out in one writelines and one drain), a bounded queue (10) and a sender task per channel
+(a publisher's put goes in at once when there is room), payload frames passed on as they came,
+a subscriber whose send queue reaches --max-backlog disconnected, no line per message.
 
     python3 mq_server_plus.py PORT [--uvloop]
 """
@@ -12,6 +12,7 @@ import sys
 from collections import deque
 
 MAX_BACKLOG = 10_000
+MAX_BATCH = 1024  # the most frames a send task waits to gather
 
 
 async def read_msg(reader):
@@ -19,8 +20,10 @@ async def read_msg(reader):
     return await reader.readexactly(size)
 
 
-def frame(data):
-    return len(data).to_bytes(4, 'big') + data
+async def read_frame(reader):
+    """The next frame whole, header included: a payload frame is passed on unchanged."""
+    header = await reader.readexactly(4)
+    return header + await reader.readexactly(int.from_bytes(header, 'big'))
 
 
 class Client:
@@ -62,8 +65,12 @@ class Broker:
             subscribed.has_subscribers.set()
             send_task = asyncio.create_task(self.send_client(me))
             while channel_name := await read_msg(reader):
-                data = await read_msg(reader)
-                await self.channel(channel_name).messages.put(data)
+                payload_frame = await read_frame(reader)
+                q = self.channel(channel_name).messages
+                if q.full():
+                    await q.put(payload_frame)
+                else:
+                    q.put_nowait(payload_frame)
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
@@ -85,6 +92,15 @@ class Broker:
         try:
             while (data := await q.get()) is not None:
                 batch = [data]
+                # While the queue grows, more is coming for this client in the same turn of
+                # the loop: yield until it has not grown for two turns, then send it all at once.
+                seen, unchanged = 0, 0
+                while not q.empty() and q.qsize() < MAX_BATCH and unchanged < 2:
+                    if q.qsize() > seen:
+                        seen, unchanged = q.qsize(), 0
+                    else:
+                        unchanged += 1
+                    await asyncio.sleep(0)
                 while not q.empty():  # what came meanwhile goes out with it
                     data = q.get_nowait()
                     if data is None:
@@ -98,10 +114,9 @@ class Broker:
 
     async def chan_sender(self, ch):
         while True:
-            msg = await ch.messages.get()
+            f = await ch.messages.get()  # a payload frame, passed on as it came
             while not ch.subscribers:
                 await ch.has_subscribers.wait()
-            f = frame(msg)
             if ch.queue_mode:
                 ch.subscribers.rotate()
                 self.deliver(ch.subscribers[0], f)
