@@ -70,6 +70,25 @@ inline std::optional<std::string> take_buffered(aio::stream_reader& reader, std:
     return out;
 }
 
+/// The next frame, with its header or without: read_msg's and read_frame's body.
+inline aio::awaitable<std::string> read_framed(aio::stream_reader& reader, std::size_t max,
+                                               bool with_header) {
+    if (std::optional<std::string> f = take_buffered(reader, max, with_header)) {
+        co_return std::move(*f);
+    }
+    std::string header = co_await reader.readexactly(4);
+    std::uint32_t size = declared_size(header);
+    if (size > max) {
+        throw frame_too_large(size, max);
+    }
+    std::string body = co_await reader.readexactly(size);
+    if (!with_header) {
+        co_return body;
+    }
+    header += body;
+    co_return header;
+}
+
 /// read_msg: the next frame's bytes. Throws aio::incomplete_read_error on EOF (at a frame
 /// boundary its partial() is empty: a clean disconnect; otherwise the frame was cut off),
 /// frame_too_large past `max`, the connection's error if it is lost. Cancellation: throws
@@ -77,15 +96,7 @@ inline std::optional<std::string> take_buffered(aio::stream_reader& reader, std:
 /// whole is taken from the reader's buffer at once.
 inline aio::awaitable<std::string> read_msg(aio::stream_reader& reader,
                                             std::size_t max = default_max_frame) {
-    if (std::optional<std::string> msg = take_buffered(reader, max, false)) {
-        co_return std::move(*msg);
-    }
-    std::string header = co_await reader.readexactly(4);
-    std::uint32_t size = declared_size(header);
-    if (size > max) {
-        throw frame_too_large(size, max);
-    }
-    co_return co_await reader.readexactly(size);
+    return read_framed(reader, max, false);
 }
 
 /// read_frame: the next frame whole, its header included - what a broker passes on unchanged
@@ -93,17 +104,7 @@ inline aio::awaitable<std::string> read_msg(aio::stream_reader& reader,
 /// and cancellation: as read_msg.
 inline aio::awaitable<std::string> read_frame(aio::stream_reader& reader,
                                               std::size_t max = default_max_frame) {
-    if (std::optional<std::string> f = take_buffered(reader, max, true)) {
-        co_return std::move(*f);
-    }
-    std::string f = co_await reader.readexactly(4);
-    std::uint32_t size = declared_size(f);
-    if (size > max) {
-        throw frame_too_large(size, max);
-    }
-    std::string body = co_await reader.readexactly(size);
-    f += body;
-    co_return f;
+    return read_framed(reader, max, true);
 }
 
 /// The frame of `data`: its length, big-endian, then the bytes.
