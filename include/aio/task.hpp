@@ -99,7 +99,7 @@ public:
     /// such as Asio's parallel_group), "not started" before its first step. Empty while it
     /// runs, once done, and for a future seen as a task (ensure_task).
     std::string_view waiting_on() const noexcept {
-        if (!s_->is_task() || s_->done() || s_->running()) {
+        if (!suspended_task()) {
             return {};
         }
         if (!s_->started()) {
@@ -115,13 +115,8 @@ public:
     /// (line 0) while the task runs, once done, in an Asio operation, or in an aio await that
     /// takes no site (the variadic gather, an await inside aio that the caller did not make).
     aio::source_location await_site() const noexcept {
-        if (!s_->is_task() || s_->done() || s_->running()) {
-            return {};
-        }
-        if (const detail::waiter* w = s_->parked()) {
-            return w->site();
-        }
-        return {};
+        const detail::waiter* w = suspended_task() ? s_->parked() : nullptr;
+        return w != nullptr ? w->site() : aio::source_location();
     }
 
     /// Calls fn(task) on the loop soon after the task is done (scheduled at once if it is done
@@ -152,6 +147,11 @@ public:
 
 protected:
     detail::ref<detail::state_base> s_;
+
+private:
+    /// A task (not a future seen as one) that is neither done nor running: what waiting_on and
+    /// await_site describe.
+    bool suspended_task() const noexcept { return s_->is_task() && !s_->done() && !s_->running(); }
 };
 
 /// A running coroutine (asyncio.Task): started at once on its loop, kept alive by the loop
