@@ -40,11 +40,14 @@ public:
                              " bytes was declared, above the maximum of " + std::to_string(max)) {}
 };
 
-/// The length a frame's 4-byte header declares.
-inline std::uint32_t declared_size(std::string_view header) {
+/// The length a frame's 4-byte header declares. Throws frame_too_large above `max`.
+inline std::uint32_t declared_size(std::string_view header, std::size_t max) {
     std::uint32_t size = 0;
     for (unsigned char byte : header.substr(0, 4)) {
         size = size << 8 | byte;
+    }
+    if (size > max) {
+        throw frame_too_large(size, max);
     }
     return size;
 }
@@ -58,10 +61,7 @@ inline std::optional<std::string> take_buffered(aio::stream_reader& reader, std:
     if (buffered.size() < 4) {
         return std::nullopt;
     }
-    std::uint32_t size = declared_size(buffered);
-    if (size > max) {
-        throw frame_too_large(size, max);
-    }
+    std::uint32_t size = declared_size(buffered, max);
     if (buffered.size() - 4 < size) {
         return std::nullopt;
     }
@@ -77,10 +77,7 @@ inline aio::awaitable<std::string> read_framed(aio::stream_reader& reader, std::
         co_return std::move(*f);
     }
     std::string header = co_await reader.readexactly(4);
-    std::uint32_t size = declared_size(header);
-    if (size > max) {
-        throw frame_too_large(size, max);
-    }
+    std::uint32_t size = declared_size(header, max);
     std::string body = co_await reader.readexactly(size);
     if (!with_header) {
         co_return body;
